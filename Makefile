@@ -1,0 +1,51 @@
+# Two commands do everything: `make run` (set-up + demo) and `make test` (set-up + tests).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NODE_DIR := companion_kernel/kernels/node
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup lint bench clean system-deps
+
+run: setup
+	$(BIN)/companion-kernel demo
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+setup: $(STAMP) $(NODE_DIR)/node_modules/.package-lock.json $(VENV)/.kernelspecs
+
+# bubblewrap is the isolation layer; install it when we can (root with apt), else say why not.
+system-deps:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq bubblewrap)) || echo "warning: could not install bubblewrap"; \
+	  else echo "note: bubblewrap (bwrap) not found; kernels will run without isolation (see 'companion-kernel doctor')"; fi; }
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python system-deps
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+$(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Kernel specs go into the virtual environment only (sys.prefix), never the user's folders.
+$(VENV)/.kernelspecs: $(STAMP) $(NODE_DIR)/node_modules/.package-lock.json $(wildcard companion_kernel/languages/*.py)
+	$(BIN)/companion-kernel install-kernelspecs --sys-prefix
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/companion-kernel bench
+
+clean:
+	rm -rf $(VENV) $(NODE_DIR)/node_modules
