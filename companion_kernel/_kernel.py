@@ -1,0 +1,273 @@
+"""Kernel handles: one running kernel as the engine sees it, local now, remote later.
+
+The pool and sessions talk only to `KernelHandle`; `LocalKernel` implements it with
+jupyter_client's `AsyncKernelManager` over the `ipc` transport. A gateway-backed handle
+can implement the same methods without a local process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import uuid
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.asyncio
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+
+from .errors import KernelStartError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["KernelHandle", "LocalKernel"]
+
+
+class KernelHandle(ABC):
+    """The operations the engine needs from one kernel, wherever it runs."""
+
+    id: str
+    language: str
+
+    @abstractmethod
+    async def start(self, timeout: float) -> None:
+        """Start the kernel and wait until it answers `kernel_info`."""
+
+    @abstractmethod
+    def send_execute(
+        self,
+        code: str,
+        *,
+        silent: bool = False,
+        store_history: bool = True,
+        user_expressions: dict[str, str] | None = None,
+    ) -> str:
+        """Send an `execute_request`; return its msg_id."""
+
+    @abstractmethod
+    def send_shell(self, msg_type: str, content: dict[str, Any]) -> str:
+        """Send any other shell message (e.g. `comm_msg`); return its msg_id."""
+
+    @abstractmethod
+    async def get_iopub(self, timeout: float) -> dict[str, Any] | None:
+        """Next iopub message, or None when none arrives within `timeout` seconds."""
+
+    @abstractmethod
+    async def get_shell(self, timeout: float) -> dict[str, Any] | None:
+        """Next shell reply, or None when none arrives within `timeout` seconds."""
+
+    @abstractmethod
+    def is_alive(self) -> bool:
+        """Cheap liveness check (the process, or the last known remote state)."""
+
+    @abstractmethod
+    async def heartbeat(self, timeout: float = 1.0) -> bool:
+        """True when the kernel's heartbeat answers within `timeout`."""
+
+    @abstractmethod
+    async def interrupt(self) -> None:
+        """Interrupt the running cell (signal or `interrupt_request`, per the kernel spec)."""
+
+    @abstractmethod
+    async def shutdown(self, now: bool = True) -> None:
+        """Stop the kernel and remove its files. Safe to call more than once."""
+
+    @property
+    def pids(self) -> list[int]:
+        """Local process ids owned by this kernel (empty for remote kernels)."""
+        return []
+
+
+class _OneSpecManager(KernelSpecManager):
+    """Serves the single spec this kernel was built from (no global Jupyter folders read)."""
+
+    def __init__(self, spec: KernelSpec, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._spec = spec
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return self._spec
+
+
+class LocalKernel(KernelHandle):
+    """A kernel process on this machine, started from a kernel spec, talking over ipc."""
+
+    def __init__(
+        self,
+        language: str,
+        spec: KernelSpec,
+        runtime_dir: Path,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.language = language
+        self._spec = spec
+        self._dir = runtime_dir / self.id
+        self._env = env
+        self._cwd = cwd
+        self._km: AsyncKernelManager | None = None
+        self._kc: Any = None
+        self._closed = False
+        self._pid: int | None = None
+
+    @property
+    def workdir(self) -> Path:
+        """This kernel's private working directory (removed at shutdown)."""
+        return self._dir / "work"
+
+    async def start(self, timeout: float) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self.workdir.mkdir(exist_ok=True)
+        km = AsyncKernelManager(
+            kernel_name="companion",
+            kernel_spec_manager=_OneSpecManager(self._spec),
+            transport="ipc",
+            ip=str(self._dir / "k"),
+            connection_file=str(self._dir / "kernel.json"),
+        )
+        self._km = km
+        try:
+            env = dict(os.environ if self._env is None else self._env)
+            env.update(self._spec.env or {})
+            # The kernel must not think it is a child of a notebook server we do not run.
+            env.pop("JPY_PARENT_PID", None)
+            await asyncio.wait_for(
+                km.start_kernel(env=env, cwd=self._cwd or str(self.workdir)), timeout
+            )
+            self._pid = _pid_of(km)
+            kc = km.client()
+            kc.start_channels(hb=False, stdin=False)
+            self._kc = kc
+            await asyncio.wait_for(kc.wait_for_ready(timeout=timeout), timeout + 1)
+        except BaseException as exc:
+            await self.shutdown(now=True)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise KernelStartError(f"the {self.language} kernel failed to start: {detail}") from exc
+
+    def send_execute(
+        self,
+        code: str,
+        *,
+        silent: bool = False,
+        store_history: bool = True,
+        user_expressions: dict[str, str] | None = None,
+    ) -> str:
+        return self._kc.execute(
+            code,
+            silent=silent,
+            store_history=store_history,
+            user_expressions=user_expressions or {},
+            allow_stdin=False,
+            stop_on_error=False,
+        )
+
+    def send_shell(self, msg_type: str, content: dict[str, Any]) -> str:
+        msg = self._kc.session.msg(msg_type, content)
+        self._kc.shell_channel.send(msg)
+        return msg["header"]["msg_id"]
+
+    async def get_iopub(self, timeout: float) -> dict[str, Any] | None:
+        return await _get(self._kc.iopub_channel.socket, self._kc.session, timeout)
+
+    async def get_shell(self, timeout: float) -> dict[str, Any] | None:
+        return await _get(self._kc.shell_channel.socket, self._kc.session, timeout)
+
+    def is_alive(self) -> bool:
+        if self._closed or self._km is None:
+            return False
+        provisioner = self._km.provisioner
+        process = getattr(provisioner, "process", None)
+        if process is None:
+            return False
+        return process.poll() is None
+
+    async def heartbeat(self, timeout: float = 1.0) -> bool:
+        if not self.is_alive():
+            return False
+        info = self._km.get_connection_info() if self._km else {}
+        ctx = zmq.asyncio.Context.instance()
+        sock = ctx.socket(zmq.REQ)
+        sock.linger = 0
+        try:
+            sock.connect(f"ipc://{info['ip']}-{info['hb_port']}")
+            await sock.send(b"ping")
+            return bool(await sock.poll(int(timeout * 1000)))
+        except (zmq.ZMQError, KeyError):
+            return False
+        finally:
+            sock.close(linger=0)
+
+    async def interrupt(self) -> None:
+        if self._km is not None and self.is_alive():
+            with contextlib.suppress(Exception):
+                await self._km.interrupt_kernel()
+
+    async def shutdown(self, now: bool = True) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        km, kc = self._km, self._kc
+        if kc is not None:
+            with contextlib.suppress(Exception):
+                kc.stop_channels()
+        if km is not None:
+            try:
+                if km.has_kernel:
+                    await asyncio.wait_for(km.shutdown_kernel(now=now), 10)
+            except Exception as exc:  # a stuck shutdown must not leak the process
+                log.debug("shutdown of kernel %s failed: %s", self.id, exc)
+            finally:
+                self._kill_leftovers()
+                with contextlib.suppress(Exception):
+                    await km.cleanup_resources()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _kill_leftovers(self) -> None:
+        if self._pid is not None:
+            kill_process_tree(self._pid)
+
+    @property
+    def pids(self) -> list[int]:
+        return [self._pid] if self._pid is not None else []
+
+
+def _pid_of(km: AsyncKernelManager) -> int | None:
+    process = getattr(km.provisioner, "process", None)
+    return getattr(process, "pid", None)
+
+
+async def _get(sock: zmq.asyncio.Socket, session: Any, timeout: float) -> dict[str, Any] | None:
+    if not await sock.poll(int(timeout * 1000)):
+        return None
+    frames = await sock.recv_multipart()
+    _, parts = session.feed_identities(frames)
+    return session.deserialize(parts)
+
+
+def kill_process_tree(pid: int) -> None:
+    """SIGKILL a process, its process group and any descendants still alive."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        victims = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        victims = []
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+    for proc in victims:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    for proc in victims:
+        with contextlib.suppress(psutil.Error, ChildProcessError):
+            proc.wait(0.5)

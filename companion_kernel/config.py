@@ -1,0 +1,73 @@
+"""Engine and pool configuration (frozen pydantic models) with documented defaults."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["DEFAULT_POOLS", "EngineConfig", "IsolationMode", "PoolConfig"]
+
+IsolationMode = Literal["require", "auto", "off"]
+
+
+class PoolConfig(BaseModel):
+    """How many kernels of one language to keep warm, and how many at most."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_idle: int = Field(1, ge=0, le=64)
+    """Ready kernels kept started in the background, replenished after every acquire."""
+    max_kernels: int = Field(8, ge=1, le=256)
+    """Cap on this language's kernels: idle, in use and still starting."""
+    acquire_timeout_s: float = Field(60.0, gt=0)
+    """How long an acquire waits for a kernel before raising `PoolExhausted`."""
+    start_timeout_s: float = Field(60.0, gt=0)
+    """How long one kernel may take to start and answer `kernel_info`."""
+
+
+DEFAULT_POOLS: dict[str, PoolConfig] = {
+    "python": PoolConfig(min_idle=2),
+    "javascript": PoolConfig(min_idle=1),
+    "shell": PoolConfig(min_idle=1),
+}
+
+
+class EngineConfig(BaseModel):
+    """Everything an `Engine` needs to know; every field has a sensible default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    languages: tuple[str, ...] = ("python", "javascript", "shell")
+    """Languages whose pools the engine runs."""
+    pools: dict[str, PoolConfig] = Field(default_factory=lambda: dict(DEFAULT_POOLS))
+    """Per-language pool settings; a language missing here gets `PoolConfig()`."""
+    default_language: str = "python"
+    """Used when no language is given and detection is ambiguous."""
+    timeout_s: float = Field(30.0, gt=0)
+    """Default wall-clock limit of one execution."""
+    interrupt_grace_s: float = Field(2.0, gt=0)
+    """After an interrupt, how long the kernel has to become idle before it is replaced."""
+    max_output_bytes: int = Field(1024 * 1024, ge=1024)
+    """Output kept per execution; the rest is dropped and the result marked `truncated`."""
+    max_code_bytes: int = Field(1024 * 1024, ge=1)
+    """Largest code accepted in one execution."""
+    session_idle_timeout_s: float | None = Field(900.0, gt=0)
+    """Sessions unused for this long are closed (None: never)."""
+    policy: str = "standard"
+    """Validator policy applied before code reaches a kernel: `strict`, `standard` or `off`."""
+    isolation: IsolationMode = "auto"
+    """`require` bubblewrap, use it when it works (`auto`), or run kernels unconfined (`off`)."""
+    runtime_dir: str | None = None
+    """Where connection files and ipc sockets live (default: a private temp directory)."""
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from .languages import canonical_language
+
+        return tuple(dict.fromkeys(canonical_language(v) for v in value))
+
+    def pool(self, language: str) -> PoolConfig:
+        """The pool settings of `language`."""
+        return self.pools.get(language, PoolConfig())

@@ -1,0 +1,571 @@
+"""Engine: composes per-language kernel pools, sessions, the validator and detection."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import atexit
+import contextlib
+import json
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jupyter_client.kernelspec import KernelSpec
+
+from ._kernel import KernelHandle, LocalKernel, kill_process_tree
+from .config import EngineConfig
+from .errors import EngineClosed, InvalidRequest, SessionNotFound, UnknownLanguage
+from .languages import canonical_language, get_language
+from .models import ErrorInfo, ExecutionResult
+from .pool import KernelPool, PoolStats
+from .session import Session, _check_code
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Engine", "SyncEngine", "SyncSession"]
+
+T = TypeVar("T")
+
+
+class _Reaper:
+    """Kills kernel processes and removes the runtime directory, even without a clean exit.
+
+    It holds no reference to the engine, so `weakref.finalize` can call it when the engine
+    is garbage-collected or the interpreter exits.
+    """
+
+    def __init__(self, runtime_dir: Path, owns_dir: bool) -> None:
+        self.runtime_dir = runtime_dir
+        self.owns_dir = owns_dir
+        self.pids: set[int] = set()
+
+    def __call__(self) -> None:
+        for pid in list(self.pids):
+            kill_process_tree(pid)
+        self.pids.clear()
+        if self.owns_dir:
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+
+class Engine:
+    """Runs code in warm, pooled Jupyter kernels.
+
+    ```python
+    async with Engine() as engine:
+        result = await engine.execute("print(6 * 7)", language="python")
+    ```
+    """
+
+    def __init__(self, config: EngineConfig | None = None, **overrides: Any) -> None:
+        base = config or EngineConfig()
+        self.config: EngineConfig = (
+            EngineConfig.model_validate({**base.model_dump(), **overrides}) if overrides else base
+        )
+        self._pools: dict[str, KernelPool] = {}
+        self._sessions: dict[str, Session] = {}
+        self._started = False
+        self._closed = False
+        self._sandboxed: bool | None = None
+        self._idle_task: asyncio.Task[None] | None = None
+        self._reaper: _Reaper | None = None
+        self._finalizer: weakref.finalize | None = None
+        self.tools: Any = None
+        """Optional `ToolRegistry` exposed to kernel code as `tools` (see the tool bridge)."""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def start(self) -> Engine:
+        """Create the runtime directory and start warming every language's pool."""
+        if self._closed:
+            raise EngineClosed("this engine was closed; create a new Engine")
+        if self._started:
+            return self
+        if self.config.runtime_dir:
+            runtime = Path(self.config.runtime_dir)
+            runtime.mkdir(parents=True, exist_ok=True)
+            runtime = Path(tempfile.mkdtemp(prefix="ck-", dir=runtime))
+        else:
+            runtime = Path(tempfile.mkdtemp(prefix="ck-"))
+        self._reaper = _Reaper(runtime, owns_dir=True)
+        self._finalizer = weakref.finalize(self, self._reaper)
+        self._sandboxed = self._resolve_isolation()
+        for language in self.config.languages:
+            pool = KernelPool(
+                language,
+                self.config.pool(language),
+                factory=lambda lang=language: self._new_kernel(lang),
+                on_start=self._track_kernel,
+            )
+            self._pools[language] = pool
+            pool.start()
+        self._started = True
+        if self.config.session_idle_timeout_s is not None:
+            self._idle_task = asyncio.ensure_future(self._close_idle_sessions())
+        return self
+
+    async def wait_ready(self, timeout: float = 120.0) -> None:
+        """Wait until every pool has its `min_idle` kernels ready (useful before benchmarks)."""
+        self._check_open()
+        await asyncio.gather(*(p.wait_ready(timeout=timeout) for p in self._pools.values()))
+
+    async def aclose(self) -> None:
+        """Close every session and stop every kernel; leaves no process or file behind."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._idle_task is not None:
+            self._idle_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._idle_task
+        for session in list(self._sessions.values()):
+            await session.close()
+        await asyncio.gather(*(p.close() for p in self._pools.values()), return_exceptions=True)
+        if self._finalizer is not None:
+            self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        """True once `aclose()` ran."""
+        return self._closed
+
+    @property
+    def sandboxed(self) -> bool:
+        """True when kernels run under bubblewrap."""
+        return bool(self._sandboxed)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EngineClosed("the engine is closed; create a new Engine")
+        if not self._started:
+            raise EngineClosed("the engine is not started; use `async with Engine()` or `start()`")
+
+    # -- kernels -------------------------------------------------------------------------------
+
+    def _resolve_isolation(self) -> bool:
+        if self.config.isolation == "off":
+            return False
+        from .sandbox import resolve_isolation
+
+        return resolve_isolation(self.config.isolation)
+
+    def kernel_spec(self, language: str, workdir: Path | None = None) -> KernelSpec:
+        """The kernel spec the engine launches for `language` (sandboxed when enabled)."""
+        lang = get_language(language)
+        spec: dict[str, Any] = {
+            "argv": lang.argv(),
+            "display_name": lang.display_name,
+            "language": lang.name,
+            "env": dict(lang.env),
+            "interrupt_mode": "signal",
+            "metadata": {},
+        }
+        if self._sandboxed:
+            from .sandbox import sandbox_kernel_metadata
+
+            spec["interrupt_mode"] = "message"
+            spec["metadata"] = sandbox_kernel_metadata(lang.name, workdir=workdir)
+        return KernelSpec(**spec)
+
+    def _new_kernel(self, language: str) -> KernelHandle:
+        assert self._reaper is not None
+        problem = get_language(language).check()
+        if problem is not None:
+            return _UnavailableKernel(language, problem)
+        kernel = LocalKernel(language, KernelSpec(), self._reaper.runtime_dir)
+        kernel._spec = self.kernel_spec(language, workdir=kernel.workdir)
+        return kernel
+
+    def _track_kernel(self, kernel: KernelHandle) -> None:
+        if self._reaper is not None:
+            self._reaper.pids.update(kernel.pids)
+
+    def pool(self, language: str) -> KernelPool:
+        """The pool of `language` (name or alias)."""
+        self._check_open()
+        name = canonical_language(language)
+        try:
+            return self._pools[name]
+        except KeyError:
+            raise UnknownLanguage(
+                f"language {name!r} is not enabled in this engine "
+                f"(enabled: {', '.join(self._pools)}); add it to EngineConfig.languages"
+            ) from None
+
+    async def _acquire_kernel(self, language: str) -> KernelHandle:
+        return await self.pool(language).acquire()
+
+    def _discard_kernel(self, kernel: KernelHandle) -> None:
+        pool = self._pools.get(kernel.language)
+        if pool is not None:
+            pool.discard(kernel)
+        if self._reaper is not None:
+            self._reaper.pids.difference_update(kernel.pids)
+
+    def stats(self) -> dict[str, PoolStats]:
+        """Per-language pool statistics."""
+        return {name: pool.stats() for name, pool in self._pools.items()}
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    def session(
+        self,
+        language: str | None = None,
+        *,
+        name: str | None = None,
+        policy: Any = None,
+        timeout: float | None = None,
+    ) -> Session:
+        """A new stateful session (an async context manager; the kernel comes on first use)."""
+        self._check_open()
+        lang = canonical_language(language or self.config.default_language)
+        self.pool(lang)
+        if name is not None:
+            if not isinstance(name, str) or not name.strip():
+                raise InvalidRequest("a session name must be a non-empty string")
+            if self._find(name) is not None:
+                raise InvalidRequest(f"a session named {name!r} already exists")
+        session = Session(self, lang, name=name, policy=policy, timeout=timeout)
+        self._sessions[session.id] = session
+        return session
+
+    async def create_session(
+        self,
+        language: str | None = None,
+        *,
+        name: str | None = None,
+        policy: Any = None,
+        timeout: float | None = None,
+    ) -> Session:
+        """Create a session and acquire its kernel now."""
+        session = self.session(language, name=name, policy=policy, timeout=timeout)
+        try:
+            return await session.start()
+        except BaseException:
+            await session.close()
+            raise
+
+    def _find(self, key: str) -> Session | None:
+        if key in self._sessions:
+            return self._sessions[key]
+        return next((s for s in self._sessions.values() if s.name == key), None)
+
+    def get_session(self, key: str) -> Session:
+        """The open session with this id or name."""
+        session = self._find(key)
+        if session is None:
+            raise SessionNotFound(f"no open session with id or name {key!r}")
+        return session
+
+    def sessions(self) -> list[Session]:
+        """Open sessions, oldest first."""
+        return list(self._sessions.values())
+
+    async def close_session(self, key: str) -> None:
+        """Close the session with this id or name."""
+        await self.get_session(key).close()
+
+    def _forget_session(self, session: Session) -> None:
+        self._sessions.pop(session.id, None)
+
+    async def _close_idle_sessions(self) -> None:
+        limit = self.config.session_idle_timeout_s
+        assert limit is not None
+        while True:
+            await asyncio.sleep(min(max(limit / 4, 0.05), 30.0))
+            now = time.monotonic()
+            for session in list(self._sessions.values()):
+                if not session.busy and now - session.last_used > limit:
+                    log.info("closing idle session %s", session.label)
+                    await session.close()
+
+    # -- execution -----------------------------------------------------------------------------
+
+    def _validate(self, code: str, language: str, policy: Any) -> ExecutionResult | None:
+        policy = policy if policy is not None else self.config.policy
+        if policy == "off":
+            return None
+        from .validation import validate
+
+        report = validate(code, language, policy)
+        if report.ok:
+            return None
+        first = report.violations[0]
+        return ExecutionResult(
+            status="rejected",
+            language=language,
+            violations=list(report.violations),
+            error=ErrorInfo(
+                ename="Rejected",
+                evalue=(
+                    f"the validator rejected this code ({len(report.violations)} "
+                    f"violation{'s' if len(report.violations) != 1 else ''}; first: "
+                    f"line {first.line}: {first.message})"
+                ),
+            ),
+        )
+
+    def resolve_language(self, code: str, language: str | None) -> str:
+        """Canonical language for `code`: the given one, or detected when None."""
+        if language is not None:
+            return canonical_language(language)
+        from .detection import detect_language
+
+        detected = detect_language(code, default=self.config.default_language)
+        return detected.language
+
+    async def execute(
+        self,
+        code: str | bytes,
+        language: str | None = None,
+        *,
+        session: Session | str | None = None,
+        timeout: float | None = None,
+        policy: Any = None,
+        **callbacks: Any,
+    ) -> ExecutionResult:
+        """Run `code` and return its `ExecutionResult`.
+
+        With `session` (a `Session`, its id or its name) the code runs there and state is
+        kept. Without, it runs in a fresh pooled kernel that is discarded afterwards.
+        When `language` is None it is taken from the session or detected from the code.
+        """
+        self._check_open()
+        if session is not None:
+            target = session if isinstance(session, Session) else self.get_session(session)
+            if language is not None and canonical_language(language) != target.language:
+                raise InvalidRequest(
+                    f"session {target.label} runs {target.language}, not {language}"
+                )
+            return await target.execute(code, timeout=timeout, policy=policy, **callbacks)
+        text = _check_code(code, self.config.max_code_bytes)
+        lang = self.resolve_language(text, language)
+        one_shot = self.session(lang, policy=policy)
+        try:
+            result = await one_shot.execute(text, timeout=timeout, **callbacks)
+        finally:
+            await one_shot.close()
+        result.session_id = None
+        return result
+
+    async def evaluate(
+        self, expression: str, language: str = "python", *, timeout: float | None = None
+    ) -> Any:
+        """The value of one expression, as a Python value where it is JSON/literal-compatible.
+
+        Falls back to the text representation when the value has no literal form. Raises
+        `InvalidRequest` when the expression fails, with the kernel's error message.
+        """
+        result = await self.execute(expression, language, timeout=timeout)
+        if result.status != "ok":
+            raise InvalidRequest(f"evaluation failed: {result.error}")
+        text = result.text
+        if text is None:
+            return None
+        for parse in (json.loads, ast.literal_eval):
+            with contextlib.suppress(Exception):
+                return parse(text)
+        return text
+
+    def stream(self, code: str | bytes, language: str | None = None, **kwargs: Any) -> Any:
+        """Async-iterate the events of a one-shot execution (see `Session.stream`)."""
+        self._check_open()
+        text = _check_code(code, self.config.max_code_bytes)
+        lang = self.resolve_language(text, language)
+        return _one_shot_stream(self, text, lang, kwargs)
+
+
+async def _one_shot_stream(engine: Engine, code: str, language: str, kwargs: dict[str, Any]) -> Any:
+    session = engine.session(language)
+    try:
+        async for event in session.stream(code, **kwargs):
+            yield event
+    finally:
+        await session.close()
+
+
+class _UnavailableKernel(KernelHandle):
+    """Stands in for a kernel whose language cannot run here; fails to start with the reason."""
+
+    def __init__(self, language: str, problem: str) -> None:
+        self.id = "unavailable"
+        self.language = language
+        self._problem = problem
+
+    async def start(self, timeout: float) -> None:
+        from .errors import KernelStartError
+
+        raise KernelStartError(f"the {self.language} kernel cannot run here: {self._problem}")
+
+    def send_execute(self, code: str, **kwargs: Any) -> str:
+        raise NotImplementedError
+
+    def send_shell(self, msg_type: str, content: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    async def get_iopub(self, timeout: float) -> dict[str, Any] | None:
+        return None
+
+    async def get_shell(self, timeout: float) -> dict[str, Any] | None:
+        return None
+
+    def is_alive(self) -> bool:
+        return False
+
+    async def heartbeat(self, timeout: float = 1.0) -> bool:
+        return False
+
+    async def interrupt(self) -> None:
+        return None
+
+    async def shutdown(self, now: bool = True) -> None:
+        return None
+
+
+# -- synchronous facade -----------------------------------------------------------------------
+
+
+class _LoopThread:
+    """An event loop on a daemon thread; sync calls submit coroutines to it and wait."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="ck-loop")
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("a sync call was made from the engine's own loop thread")
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result(timeout)
+
+    def stop(self) -> None:
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+class SyncSession:
+    """Blocking twin of `Session`."""
+
+    def __init__(self, session: Session, runner: _LoopThread) -> None:
+        self._session = session
+        self._runner = runner
+
+    @property
+    def id(self) -> str:
+        """The session id."""
+        return self._session.id
+
+    @property
+    def name(self) -> str | None:
+        """The session name."""
+        return self._session.name
+
+    @property
+    def language(self) -> str:
+        """The session language."""
+        return self._session.language
+
+    def execute(self, code: str | bytes, **kwargs: Any) -> ExecutionResult:
+        """Run code in the session (blocking)."""
+        return self._runner.run(self._session.execute(code, **kwargs))
+
+    def restart(self) -> None:
+        """Replace the kernel; state is lost."""
+        self._runner.run(self._session.restart())
+
+    def close(self) -> None:
+        """Close the session."""
+        self._runner.run(self._session.close())
+
+    def __enter__(self) -> SyncSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SyncEngine:
+    """Blocking twin of `Engine` for scripts; safe to call from inside a running event loop.
+
+    The async engine runs on its own thread, so a notebook's loop is never blocked by it
+    nor re-entered.
+    """
+
+    def __init__(self, config: EngineConfig | None = None, **overrides: Any) -> None:
+        self._runner = _LoopThread()
+        try:
+            self._engine = self._runner.run(_make_engine(config, overrides))
+        except BaseException:
+            self._runner.stop()
+            raise
+        atexit.register(self.close)
+
+    @property
+    def engine(self) -> Engine:
+        """The underlying async engine (use only from its loop)."""
+        return self._engine
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Block until the pools are warm."""
+        self._runner.run(self._engine.wait_ready(timeout))
+
+    def execute(
+        self, code: str | bytes, language: str | None = None, **kwargs: Any
+    ) -> ExecutionResult:
+        """Run code (blocking); see `Engine.execute`."""
+        return self._runner.run(self._engine.execute(code, language, **kwargs))
+
+    def evaluate(self, expression: str, language: str = "python", **kwargs: Any) -> Any:
+        """Evaluate an expression (blocking); see `Engine.evaluate`."""
+        return self._runner.run(self._engine.evaluate(expression, language, **kwargs))
+
+    def session(self, language: str | None = None, **kwargs: Any) -> SyncSession:
+        """Create a started session (blocking)."""
+        session = self._runner.run(self._engine.create_session(language, **kwargs))
+        return SyncSession(session, self._runner)
+
+    def get_session(self, key: str) -> SyncSession:
+        """Find an open session by id or name."""
+        return SyncSession(self._engine.get_session(key), self._runner)
+
+    def sessions(self) -> list[SyncSession]:
+        """Open sessions."""
+        return [SyncSession(s, self._runner) for s in self._engine.sessions()]
+
+    def close(self) -> None:
+        """Shut everything down. Safe to call twice."""
+        if self._runner.loop.is_closed():
+            return
+        with contextlib.suppress(Exception):
+            self._runner.run(self._engine.aclose(), timeout=60)
+        self._runner.stop()
+        atexit.unregister(self.close)
+
+    def __enter__(self) -> SyncEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def _make_engine(config: EngineConfig | None, overrides: dict[str, Any]) -> Engine:
+    return await Engine(config, **overrides).start()

@@ -1,0 +1,179 @@
+"""Typed results of an execution; outputs map 1:1 to nbformat v4 outputs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "DisplayDataOutput",
+    "ErrorInfo",
+    "ErrorOutput",
+    "ExecuteResultOutput",
+    "ExecutionEvent",
+    "ExecutionResult",
+    "ExecutionStatus",
+    "Output",
+    "StreamOutput",
+]
+
+ExecutionStatus = Literal["ok", "error", "timeout", "rejected", "died"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StreamOutput(_Model):
+    """Text written to stdout or stderr."""
+
+    output_type: Literal["stream"] = "stream"
+    name: Literal["stdout", "stderr"]
+    """Which stream the text went to."""
+    text: str
+    """The text, exactly as written."""
+
+
+class DisplayDataOutput(_Model):
+    """A rich output shown with `display(...)` (HTML, images, JSON, ...)."""
+
+    output_type: Literal["display_data"] = "display_data"
+    data: dict[str, Any]
+    """Representations keyed by MIME type (binary ones base64-encoded, as in Jupyter)."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Per-MIME-type metadata such as image sizes."""
+    display_id: str | None = None
+    """Set when the display can be updated later with `update_display_data`."""
+
+    @property
+    def text(self) -> str | None:
+        """The `text/plain` representation, if any."""
+        value = self.data.get("text/plain")
+        return value if isinstance(value, str) else None
+
+
+class ExecuteResultOutput(DisplayDataOutput):
+    """The value of the cell's last expression."""
+
+    output_type: Literal["execute_result"] = "execute_result"  # type: ignore[assignment]
+    execution_count: int | None = None
+    """The kernel's execution counter for the cell that produced it."""
+
+
+class ErrorOutput(_Model):
+    """An exception raised by the cell."""
+
+    output_type: Literal["error"] = "error"
+    ename: str
+    """Exception class name, e.g. `ZeroDivisionError`."""
+    evalue: str
+    """Exception message."""
+    traceback: list[str] = Field(default_factory=list)
+    """Traceback lines as plain text (ANSI colour codes removed)."""
+
+
+Output = Annotated[
+    StreamOutput | DisplayDataOutput | ExecuteResultOutput | ErrorOutput,
+    Field(discriminator="output_type"),
+]
+
+
+class ErrorInfo(_Model):
+    """Why an execution did not succeed."""
+
+    ename: str
+    """Exception class name (or a condition such as `Timeout`, `KernelDied`)."""
+    evalue: str
+    """A message a person can act on."""
+    traceback: list[str] = Field(default_factory=list)
+    """Traceback lines as plain text, without ANSI codes."""
+
+    @property
+    def traceback_text(self) -> str:
+        """The traceback as one string."""
+        return "\n".join(self.traceback)
+
+    def __str__(self) -> str:
+        return f"{self.ename}: {self.evalue}" if self.evalue else self.ename
+
+
+class ExecutionResult(_Model):
+    """Everything one execution produced. Exactly one is returned per submitted execution."""
+
+    kind: Literal["execution"] = "execution"
+    status: ExecutionStatus
+    """`ok`, `error` (the code raised), `timeout`, `rejected` (by the validator) or `died`."""
+    language: str
+    """Language the code ran in (after detection, if it was not given)."""
+    stdout: str = ""
+    """All stdout text, in order (what a notebook would show after any `clear_output`)."""
+    stderr: str = ""
+    """All stderr text, in order."""
+    result: ExecuteResultOutput | None = None
+    """The value of the last expression, if the cell had one."""
+    outputs: list[Output] = Field(default_factory=list)
+    """Every output in order, nbformat-compatible (see `to_nbformat`)."""
+    error: ErrorInfo | None = None
+    """Set when status is not `ok`."""
+    execution_count: int | None = None
+    """The kernel's counter after this execution (None if it never reached a kernel)."""
+    duration_s: float = 0.0
+    """Wall time from submission to result."""
+    truncated: bool = False
+    """Output went past the byte cap and was cut (a marker shows where)."""
+    state_lost: bool = False
+    """The kernel was restarted or replaced: variables from earlier cells are gone."""
+    violations: list[Any] = Field(default_factory=list)
+    """Validator findings (set when status is `rejected`)."""
+    session_id: str | None = None
+    """The session that ran it (None for a one-shot execution)."""
+
+    @property
+    def ok(self) -> bool:
+        """True when the status is `ok`."""
+        return self.status == "ok"
+
+    @property
+    def text(self) -> str | None:
+        """The result's `text/plain`, if there was a result."""
+        return self.result.text if self.result else None
+
+    def to_nbformat(self) -> list[Any]:
+        """The outputs as `nbformat.NotebookNode` objects, ready for a code cell."""
+        from nbformat import v4
+
+        converted = []
+        for out in self.outputs:
+            if isinstance(out, StreamOutput):
+                converted.append(v4.new_output("stream", name=out.name, text=out.text))
+            elif isinstance(out, ExecuteResultOutput):
+                converted.append(
+                    v4.new_output(
+                        "execute_result",
+                        data=out.data,
+                        metadata=out.metadata,
+                        execution_count=out.execution_count,
+                    )
+                )
+            elif isinstance(out, DisplayDataOutput):
+                node = v4.new_output("display_data", data=out.data, metadata=out.metadata)
+                converted.append(node)
+            else:
+                converted.append(
+                    v4.new_output(
+                        "error", ename=out.ename, evalue=out.evalue, traceback=out.traceback
+                    )
+                )
+        return converted
+
+
+class ExecutionEvent(_Model):
+    """One streamed event: an output as it arrives, a display update, a clear, or the end."""
+
+    kind: Literal["output", "update", "clear", "done"]
+    """`output` (new output), `update` (a display was updated), `clear`, `done` (final)."""
+    output: Output | None = None
+    """The output, for `output` and `update` events."""
+    result: ExecutionResult | None = None
+    """The final result, for the `done` event."""

@@ -1,0 +1,488 @@
+"""A stateful session: one kernel, executions queued in order, timeouts that escalate."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._kernel import KernelHandle
+from ._messages import OutputCollector
+from .errors import InvalidRequest, SessionClosed
+from .models import ErrorInfo, ExecutionEvent, ExecutionResult, Output, StreamOutput
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+__all__ = ["Session", "SessionState"]
+
+# How often a waiting execution wakes to check that its kernel is still alive.
+_LIVENESS_SLICE_S = 0.25
+# If the execute_reply came but the idle status never does (dropped iopub), give up after this.
+_IDLE_AFTER_REPLY_S = 1.0
+
+Callback = Callable[[Any], None]
+CommHandler = Callable[["Session", dict[str, Any]], None]
+
+
+class SessionState(enum.Enum):
+    """Lifecycle of a session."""
+
+    NEW = "new"
+    """Created, no kernel yet (one is acquired on first use)."""
+    READY = "ready"
+    """Has a live kernel."""
+    DEAD = "dead"
+    """The kernel died; the next execution (or `restart()`) brings a fresh one."""
+    CLOSED = "closed"
+    """Closed for good."""
+
+
+@dataclass
+class _Outcome:
+    status: str
+    error: ErrorInfo | None = None
+    kernel_usable: bool = True
+    execution_count: int | None = None
+
+
+class Session:
+    """A kernel of one language that keeps its state between executions.
+
+    Get one with `engine.session(language)` (an async context manager) or
+    `await engine.create_session(language, name=...)`.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        language: str,
+        *,
+        name: str | None = None,
+        policy: Any = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.id: str = uuid.uuid4().hex
+        """Unique id; `engine.get_session(id)` finds the session again."""
+        self.name: str | None = name
+        """Optional name given at creation; also accepted by `engine.get_session`."""
+        self.language: str = language
+        """Canonical language name."""
+        self.policy = policy
+        """Validator policy for this session (None: the engine's)."""
+        self.timeout: float | None = timeout
+        """Default execution timeout for this session (None: the engine's)."""
+        self.created_at: float = time.time()
+        self.last_used: float = time.monotonic()
+        self.state: SessionState = SessionState.NEW
+        self.restarts: int = 0
+        """How many times the kernel was replaced (each time, state was lost)."""
+        self._engine = engine
+        self._kernel: KernelHandle | None = None
+        self._lock = asyncio.Lock()
+        self._pending_state_lost = False
+        self._busy = False
+        self.comm_handler: CommHandler | None = None
+        """Called with every comm message the kernel sends (used by the tool bridge)."""
+        self.on_kernel_start: list[Callable[[Session], Any]] = []
+        """Async callbacks run whenever this session gets a (new) kernel."""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Session:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> Session:
+        """Acquire a warm kernel now (otherwise it happens on first execution)."""
+        async with self._lock:
+            await self._ensure_kernel()
+        return self
+
+    @property
+    def busy(self) -> bool:
+        """True while an execution is running or queued."""
+        return self._busy or self._lock.locked()
+
+    @property
+    def kernel(self) -> KernelHandle | None:
+        """The current kernel handle (None before start and after close)."""
+        return self._kernel
+
+    async def _ensure_kernel(self) -> None:
+        if self.state is SessionState.CLOSED:
+            raise SessionClosed(f"session {self.label} is closed; create a new one")
+        if self._kernel is not None and self.state is SessionState.READY:
+            return
+        if self._kernel is not None:
+            self._engine._discard_kernel(self._kernel)
+            self._kernel = None
+        self._kernel = await self._engine._acquire_kernel(self.language)
+        self.state = SessionState.READY
+        for hook in self.on_kernel_start:
+            await hook(self)
+
+    async def restart(self) -> None:
+        """Replace the kernel with a fresh one. All state (variables, imports) is lost."""
+        async with self._lock:
+            if self.state is SessionState.CLOSED:
+                raise SessionClosed(f"session {self.label} is closed; create a new one")
+            self._replace_kernel_locked()
+            await self._ensure_kernel()
+
+    def _replace_kernel_locked(self) -> None:
+        if self._kernel is not None:
+            self._engine._discard_kernel(self._kernel)
+            self._kernel = None
+        self.state = SessionState.NEW
+        self.restarts += 1
+        self._pending_state_lost = True
+
+    async def interrupt(self) -> None:
+        """Interrupt the running execution (it returns with an error, state kept)."""
+        if self._kernel is not None:
+            await self._kernel.interrupt()
+
+    async def close(self) -> None:
+        """Close the session and give its kernel back (it is shut down, never reused)."""
+        if self.state is SessionState.CLOSED:
+            return
+        self.state = SessionState.CLOSED
+        kernel, self._kernel = self._kernel, None
+        if kernel is not None:
+            self._engine._discard_kernel(kernel)
+        self._engine._forget_session(self)
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return self.state is SessionState.CLOSED
+
+    @property
+    def label(self) -> str:
+        """The name if it has one, else the id."""
+        return self.name or self.id
+
+    # -- execution -----------------------------------------------------------------------------
+
+    async def execute(
+        self,
+        code: str | bytes,
+        *,
+        timeout: float | None = None,
+        on_stdout: Callable[[str], None] | None = None,
+        on_stderr: Callable[[str], None] | None = None,
+        on_output: Callable[[Output], None] | None = None,
+        on_event: Callable[[ExecutionEvent], None] | None = None,
+        policy: Any = None,
+        validate: bool = True,
+    ) -> ExecutionResult:
+        """Run `code` in this session's kernel and return its result.
+
+        Executions on one session run one at a time, in submission order. Callbacks see
+        outputs as they are produced. `timeout` (seconds) interrupts the kernel at the
+        deadline and replaces it if it does not stop within the grace period.
+        """
+        config = self._engine.config
+        code = _check_code(code, config.max_code_bytes)
+        timeout = _check_timeout(timeout if timeout is not None else self.timeout, config.timeout_s)
+        started = time.monotonic()
+        if self.state is SessionState.CLOSED:
+            raise SessionClosed(f"session {self.label} is closed; create a new one")
+        if validate:
+            rejected = self._engine._validate(code, self.language, policy or self.policy)
+            if rejected is not None:
+                rejected.session_id = self.id
+                rejected.duration_s = time.monotonic() - started
+                return rejected
+        handler = _event_handler(on_stdout, on_stderr, on_output, on_event)
+        async with self._lock:
+            self._busy = True
+            try:
+                return await self._execute_locked(code, timeout, handler, started)
+            finally:
+                self._busy = False
+                self.last_used = time.monotonic()
+
+    async def stream(
+        self, code: str | bytes, *, timeout: float | None = None, **kwargs: Any
+    ) -> AsyncIterator[ExecutionEvent]:
+        """Yield events as the execution produces them; the last one has kind `done`."""
+        queue: asyncio.Queue[ExecutionEvent] = asyncio.Queue()
+        task = asyncio.ensure_future(
+            self.execute(code, timeout=timeout, on_event=queue.put_nowait, **kwargs)
+        )
+        try:
+            while True:
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    yield getter.result()
+                    continue
+                getter.cancel()
+                while not queue.empty():
+                    yield queue.get_nowait()
+                yield ExecutionEvent(kind="done", result=task.result())
+                return
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+
+    async def _execute_locked(
+        self,
+        code: str,
+        timeout: float,
+        handler: Callable[[ExecutionEvent], None] | None,
+        started: float,
+    ) -> ExecutionResult:
+        state_lost = self._pending_state_lost
+        was_dead = self.state is SessionState.DEAD
+        await self._ensure_kernel()
+        if was_dead:
+            state_lost = True
+        self._pending_state_lost = False
+        kernel = self._kernel
+        assert kernel is not None
+        config = self._engine.config
+        collector = OutputCollector(config.max_output_bytes, handler)
+        try:
+            outcome = await run_cell(
+                kernel,
+                code,
+                collector,
+                timeout=timeout,
+                grace=config.interrupt_grace_s,
+                on_comm=self._dispatch_comm,
+            )
+        except asyncio.CancelledError:
+            # The caller gave up: stop the cell so the next execution does not queue behind it.
+            await kernel.interrupt()
+            raise
+        if not outcome.kernel_usable:
+            if outcome.status == "died":
+                self.state = SessionState.DEAD
+                self._engine._discard_kernel(kernel)
+                self._kernel = None
+            else:
+                self._replace_kernel_locked()
+                self._pending_state_lost = False
+                state_lost = True
+        return collector.build(
+            status=outcome.status,  # type: ignore[arg-type]
+            language=self.language,
+            duration_s=time.monotonic() - started,
+            error=outcome.error,
+            state_lost=state_lost,
+            session_id=self.id,
+            execution_count=outcome.execution_count,
+        )
+
+    def _dispatch_comm(self, msg: dict[str, Any]) -> None:
+        if self.comm_handler is not None:
+            self.comm_handler(self, msg)
+
+    def __repr__(self) -> str:
+        name = f" name={self.name!r}" if self.name else ""
+        return f"<Session {self.id[:8]}{name} {self.language} {self.state.value}>"
+
+
+async def run_cell(
+    kernel: KernelHandle,
+    code: str,
+    collector: OutputCollector,
+    *,
+    timeout: float,
+    grace: float,
+    on_comm: Callable[[dict[str, Any]], None] | None = None,
+    silent: bool = False,
+) -> _Outcome:
+    """Send one execute_request and follow it to the end, a timeout, or the kernel's death."""
+    loop = asyncio.get_running_loop()
+    msg_id = kernel.send_execute(code, silent=silent, store_history=not silent)
+    deadline = loop.time() + timeout
+    reply: dict[str, Any] | None = None
+    reply_at = 0.0
+    while not collector.idle:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return await _on_timeout(kernel, msg_id, collector, timeout, grace, on_comm)
+        msg = await kernel.get_iopub(min(remaining, _LIVENESS_SLICE_S))
+        if msg is None:
+            if not kernel.is_alive():
+                return _died(kernel)
+            if reply is None:
+                reply = await _read_reply(kernel, msg_id, 0)
+                reply_at = loop.time()
+            elif loop.time() - reply_at > _IDLE_AFTER_REPLY_S:
+                break  # the idle status was lost (iopub overflow); the reply is authoritative
+            continue
+        _route(msg, msg_id, collector, on_comm)
+    if reply is None:
+        reply = await _read_reply(kernel, msg_id, max(deadline - loop.time(), 0) + grace)
+        if reply is None and not kernel.is_alive():
+            return _died(kernel)
+    content = (reply or {}).get("content", {})
+    status = "ok"
+    if content.get("status") == "error" or collector.error is not None:
+        status = "error"
+    elif content.get("status") == "aborted":
+        status = "error"
+        collector.error = None
+    return _Outcome(status=status, execution_count=content.get("execution_count"))
+
+
+def _route(
+    msg: dict[str, Any],
+    msg_id: str,
+    collector: OutputCollector,
+    on_comm: Callable[[dict[str, Any]], None] | None,
+) -> None:
+    msg_type = msg["header"]["msg_type"]
+    if msg_type.startswith("comm_"):
+        if on_comm is not None:
+            on_comm(msg)
+        return
+    if msg.get("parent_header", {}).get("msg_id") == msg_id:
+        collector.feed(msg)
+
+
+async def _read_reply(kernel: KernelHandle, msg_id: str, timeout: float) -> dict[str, Any] | None:
+    """The shell reply to `msg_id`, skipping stale replies to earlier requests."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        msg = await kernel.get_shell(max(deadline - loop.time(), 0))
+        if msg is None:
+            return None
+        if msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return msg
+
+
+def _died(kernel: KernelHandle) -> _Outcome:
+    return _Outcome(
+        status="died",
+        error=ErrorInfo(
+            ename="KernelDied",
+            evalue=(
+                f"the {kernel.language} kernel died during execution (the process exited or "
+                "crashed); its state is lost. The session gets a fresh kernel on its next "
+                "execution, or call restart()."
+            ),
+        ),
+        kernel_usable=False,
+    )
+
+
+async def _on_timeout(
+    kernel: KernelHandle,
+    msg_id: str,
+    collector: OutputCollector,
+    timeout: float,
+    grace: float,
+    on_comm: Callable[[dict[str, Any]], None] | None,
+) -> _Outcome:
+    loop = asyncio.get_running_loop()
+    await kernel.interrupt()
+    deadline = loop.time() + grace
+    while not collector.idle and loop.time() < deadline:
+        msg = await kernel.get_iopub(min(deadline - loop.time(), _LIVENESS_SLICE_S))
+        if msg is None:
+            if not kernel.is_alive():
+                break
+            continue
+        _route(msg, msg_id, collector, on_comm)
+    # The interrupt's own KeyboardInterrupt traceback is noise next to the timeout error.
+    collector.error = None
+    if collector.idle:
+        reply = await _read_reply(kernel, msg_id, grace)
+        count = (reply or {}).get("content", {}).get("execution_count")
+        return _Outcome(
+            status="timeout",
+            error=ErrorInfo(
+                ename="Timeout",
+                evalue=(
+                    f"execution exceeded the {timeout:g}s timeout and was interrupted; "
+                    "the session's state was kept"
+                ),
+            ),
+            execution_count=count,
+        )
+    return _Outcome(
+        status="timeout",
+        error=ErrorInfo(
+            ename="Timeout",
+            evalue=(
+                f"execution exceeded the {timeout:g}s timeout and did not stop within "
+                f"{grace:g}s of an interrupt, so the kernel was replaced; state was lost"
+            ),
+        ),
+        kernel_usable=False,
+    )
+
+
+def _check_code(code: str | bytes, max_bytes: int) -> str:
+    if isinstance(code, bytes | bytearray):
+        try:
+            code = bytes(code).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidRequest(
+                f"code is not valid UTF-8 (byte {exc.start}: {exc.reason}); decode it first"
+            ) from None
+    if not isinstance(code, str):
+        raise InvalidRequest(f"code must be str or bytes, not {type(code).__name__}")
+    if not code.strip():
+        raise InvalidRequest("code is empty")
+    if "\x00" in code:
+        raise InvalidRequest(f"code contains a NUL byte (at offset {code.index(chr(0))})")
+    size = len(code.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise InvalidRequest(
+            f"code is {size:,} bytes, over the {max_bytes:,}-byte limit "
+            "(EngineConfig.max_code_bytes)"
+        )
+    return code
+
+
+def _check_timeout(timeout: float | None, default: float) -> float:
+    if timeout is None:
+        return default
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout != timeout:
+        raise InvalidRequest(f"timeout must be a positive number of seconds, not {timeout!r}")
+    if timeout <= 0:
+        raise InvalidRequest(f"timeout must be > 0 seconds, not {timeout!r}")
+    return float(timeout)
+
+
+def _event_handler(
+    on_stdout: Callable[[str], None] | None,
+    on_stderr: Callable[[str], None] | None,
+    on_output: Callable[[Output], None] | None,
+    on_event: Callable[[ExecutionEvent], None] | None,
+) -> Callable[[ExecutionEvent], None] | None:
+    if not (on_stdout or on_stderr or on_output or on_event):
+        return None
+
+    def handle(event: ExecutionEvent) -> None:
+        if on_event is not None:
+            on_event(event)
+        out = event.output
+        if event.kind != "output" or out is None:
+            return
+        if on_output is not None:
+            on_output(out)
+        if isinstance(out, StreamOutput):
+            callback = on_stdout if out.name == "stdout" else on_stderr
+            if callback is not None:
+                callback(out.text)
+
+    return handle
