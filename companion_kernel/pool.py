@@ -204,7 +204,12 @@ class KernelPool:
     async def _start_one(self) -> None:
         kernel = self._factory()
         try:
-            await kernel.start(self.config.start_timeout_s)
+            try:
+                await kernel.start(self.config.start_timeout_s)
+            finally:
+                # Leave `_starting` before joining `_idle`: a done callback would run too late
+                # and make an acquirer woken in between count this kernel twice.
+                self._starting.discard(asyncio.current_task())  # type: ignore[arg-type]
         except asyncio.CancelledError:
             await kernel.shutdown(now=True)
             raise

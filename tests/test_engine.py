@@ -41,6 +41,18 @@ class TestPool:
             await pool.wait_ready(2)
             await s.close()
 
+    async def test_refill_after_each_acquire_keeps_min_idle(self) -> None:
+        # Regression: a just-started kernel was counted as both starting and idle, so the
+        # refill after an acquire was skipped and the pool shrank below min_idle.
+        cfg = python_engine_config(pools={"python": PoolConfig(min_idle=2, max_kernels=8)})
+        async with Engine(cfg) as engine:
+            pool = engine.pool("python")
+            for _ in range(3):
+                await pool.wait_ready(2, timeout=60)
+                s = await engine.create_session("python")
+                await s.close()
+            await pool.wait_ready(2, timeout=60)
+
     async def test_max_kernels_counts_all_and_acquire_times_out(self) -> None:
         cfg = python_engine_config(
             pools={"python": PoolConfig(min_idle=1, max_kernels=1, acquire_timeout_s=1.0)}

@@ -1,0 +1,142 @@
+"""Engine vs the raw protocol floor vs naive start-execute-stop, and session acquire.
+
+Run: python benchmarks/bench_engine.py [--quick]   (or: companion-kernel bench --only engine)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+from jupyter_client import AsyncKernelManager
+
+from companion_kernel import Engine, EngineConfig, PoolConfig
+from companion_kernel._bench import ratio, summarize
+from companion_kernel._kernel import _OneSpecManager
+
+CELL = "1+1"
+
+
+async def _raw_kernel(engine: Engine, root: Path) -> tuple[AsyncKernelManager, object]:
+    km = AsyncKernelManager(
+        kernel_name="companion",
+        kernel_spec_manager=_OneSpecManager(engine.kernel_spec("python")),
+        transport="ipc",
+        ip=str(root / "raw"),
+        connection_file=str(root / "raw.json"),
+    )
+    await km.start_kernel()
+    kc = km.client()
+    kc.start_channels(hb=False, stdin=False)
+    await kc.wait_for_ready(timeout=60)
+    return km, kc
+
+
+async def _raw_execute(kc: object) -> None:
+    """The hand-written floor: send, read iopub until idle for our request, read the reply."""
+    msg_id = kc.execute(CELL)
+    while True:
+        msg = await kc.get_iopub_msg()
+        if (
+            msg["parent_header"].get("msg_id") == msg_id
+            and msg["msg_type"] == "status"
+            and msg["content"]["execution_state"] == "idle"
+        ):
+            break
+    while (await kc.get_shell_msg())["parent_header"].get("msg_id") != msg_id:
+        pass
+
+
+async def _naive_once(engine: Engine, root: Path, i: int) -> None:
+    km = AsyncKernelManager(
+        kernel_name="companion",
+        kernel_spec_manager=_OneSpecManager(engine.kernel_spec("python")),
+        transport="ipc",
+        ip=str(root / f"naive{i}"),
+        connection_file=str(root / f"naive{i}.json"),
+    )
+    await km.start_kernel()
+    kc = km.client()
+    kc.start_channels(hb=False, stdin=False)
+    try:
+        await kc.wait_for_ready(timeout=60)
+        await _raw_execute(kc)
+    finally:
+        kc.stop_channels()
+        await km.shutdown_kernel(now=True)
+
+
+async def _run(quick: bool) -> dict:
+    n = 60 if quick else 300
+    n_naive = 3 if quick else 8
+    n_acquire = 10 if quick else 30
+    config = EngineConfig(
+        languages=("python",),
+        pools={"python": PoolConfig(min_idle=2, max_kernels=8)},
+        isolation="off",
+        policy="off",
+    )
+    rows, ratios, notes = [], [], []
+    with tempfile.TemporaryDirectory(prefix="ckb-") as tmp:
+        root = Path(tmp)
+        async with Engine(config) as engine:
+            await engine.wait_ready()
+            km, kc = await _raw_kernel(engine, root)
+            try:
+                async with engine.session("python") as session:
+                    for _ in range(20):  # warm both paths
+                        await _raw_execute(kc)
+                        await session.execute(CELL)
+                    raw, eng = [], []
+                    for _ in range(n):  # interleaved, so machine noise hits both alike
+                        t0 = time.perf_counter()
+                        await _raw_execute(kc)
+                        t1 = time.perf_counter()
+                        await session.execute(CELL)
+                        eng.append(time.perf_counter() - t1)
+                        raw.append(t1 - t0)
+                    idle_pid = engine.pool("python").kernels()[0].pids[0]
+                    rss_mb = psutil.Process(idle_pid).memory_info().rss / 2**20
+            finally:
+                kc.stop_channels()
+                await km.shutdown_kernel(now=True)
+            naive = []
+            for i in range(n_naive):
+                t0 = time.perf_counter()
+                await _naive_once(engine, root, i)
+                naive.append(time.perf_counter() - t0)
+            acquire = []
+            for _ in range(n_acquire):
+                await engine.pool("python").wait_ready(2)
+                t0 = time.perf_counter()
+                s = await engine.create_session("python")
+                acquire.append(time.perf_counter() - t0)
+                await s.close()
+    r_raw = summarize("raw jupyter_client loop (floor)", raw)
+    r_eng = summarize("engine warm session.execute", eng)
+    r_naive = summarize("naive start+execute+shutdown", naive)
+    r_acq = summarize("session acquire from warm pool", acquire)
+    rows = [r_raw, r_eng, r_naive, r_acq]
+    ratios = [
+        ratio("engine / raw floor (p50)", r_eng["p50_ms"] / r_raw["p50_ms"], "<= 1.10"),
+        ratio("naive / engine (p50)", r_naive["p50_ms"] / r_eng["p50_ms"], ">= 100"),
+        ratio("session acquire p50 (ms)", r_acq["p50_ms"], "<= 10"),
+    ]
+    notes.append(f"idle warm ipykernel RSS: {rss_mb:.1f} MiB")
+    notes.append(f"cell: {CELL!r}; ipc transport; {n} interleaved iterations")
+    return {"title": "Python engine (ipykernel)", "rows": rows, "ratios": ratios, "notes": notes}
+
+
+def run(quick: bool = False) -> dict:
+    """Benchmark group entry point (see companion_kernel._bench)."""
+    return asyncio.run(_run(quick))
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
