@@ -22,7 +22,7 @@ GROUPS = ("engine", "node_kernel", "shell", "sandbox", "validation", "detection"
 def summarize(name: str, samples_s: Sequence[float], **extra: Any) -> dict[str, Any]:
     """A benchmark row: p50/p90 in milliseconds from samples in seconds."""
     ordered = sorted(samples_s)
-    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
     return {
         "name": name,
         "p50_ms": round(statistics.median(ordered) * 1000, 4),
