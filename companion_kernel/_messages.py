@@ -183,9 +183,13 @@ class OutputCollector:
 
     def _add_error(self, content: dict[str, Any]) -> None:
         self._before_output()
+        ename, evalue = str(content.get("ename") or ""), str(content.get("evalue", ""))
+        if not ename and evalue.isdigit():
+            # bash_kernel reports a failing command as ename "" and the exit status as evalue.
+            ename, evalue = "ExitStatus", f"the last command exited with status {evalue}"
         err = ErrorOutput(
-            ename=str(content.get("ename", "Error")),
-            evalue=str(content.get("evalue", "")),
+            ename=ename or "Error",
+            evalue=evalue,
             traceback=[strip_ansi(str(line)) for line in content.get("traceback", [])],
         )
         self.error = err

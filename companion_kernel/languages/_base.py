@@ -6,6 +6,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import UnknownLanguage
 
@@ -60,7 +61,8 @@ def _node_check() -> str | None:
 
 
 def _shell_argv() -> list[str]:
-    return [sys.executable, "-m", "bash_kernel", "-f", "{connection_file}"]
+    launcher = Path(__file__).resolve().parent.parent / "kernels" / "bash_launcher.py"
+    return [sys.executable, str(launcher), "-f", "{connection_file}"]
 
 
 def _shell_check() -> str | None:
