@@ -13,6 +13,7 @@ from .errors import (
     SessionNotFound,
     UnknownLanguage,
 )
+from .magic import load_ipython_extension, unload_ipython_extension
 from .models import (
     DisplayDataOutput,
     ErrorInfo,
@@ -54,4 +55,6 @@ __all__ = [
     "SyncSession",
     "UnknownLanguage",
     "__version__",
+    "load_ipython_extension",
+    "unload_ipython_extension",
 ]

@@ -52,8 +52,16 @@ class KernelHandle(ABC):
         """Send an `execute_request`; return its msg_id."""
 
     @abstractmethod
-    def send_shell(self, msg_type: str, content: dict[str, Any]) -> str:
-        """Send any other shell message (e.g. `comm_msg`); return its msg_id."""
+    def send_shell(
+        self, msg_type: str, content: dict[str, Any], *, subshell_id: str | None = None
+    ) -> str:
+        """Send any other shell message (e.g. `comm_msg`), optionally to a subshell."""
+
+    @abstractmethod
+    async def control_request(
+        self, msg_type: str, content: dict[str, Any], timeout: float = 10.0
+    ) -> dict[str, Any] | None:
+        """Send a control-channel request and return its reply (None on timeout)."""
 
     @abstractmethod
     async def get_iopub(self, timeout: float) -> dict[str, Any] | None:
@@ -144,7 +152,7 @@ class LocalKernel(KernelHandle):
             )
             self._pid = _pid_of(km)
             kc = km.client()
-            kc.start_channels(hb=False, stdin=False)
+            kc.start_channels(hb=False, stdin=False, control=True)
             self._kc = kc
             await asyncio.wait_for(kc.wait_for_ready(timeout=timeout), timeout + 1)
         except BaseException as exc:
@@ -171,10 +179,27 @@ class LocalKernel(KernelHandle):
             stop_on_error=False,
         )
 
-    def send_shell(self, msg_type: str, content: dict[str, Any]) -> str:
+    def send_shell(
+        self, msg_type: str, content: dict[str, Any], *, subshell_id: str | None = None
+    ) -> str:
         msg = self._kc.session.msg(msg_type, content)
+        if subshell_id is not None:
+            msg["header"]["subshell_id"] = subshell_id
         self._kc.shell_channel.send(msg)
         return msg["header"]["msg_id"]
+
+    async def control_request(
+        self, msg_type: str, content: dict[str, Any], timeout: float = 10.0
+    ) -> dict[str, Any] | None:
+        msg = self._kc.session.msg(msg_type, content)
+        self._kc.control_channel.send(msg)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        sock = self._kc.control_channel.socket
+        while True:
+            reply = await _get(sock, self._kc.session, max(deadline - loop.time(), 0))
+            if reply is None or reply["parent_header"].get("msg_id") == msg["header"]["msg_id"]:
+                return reply
 
     async def get_iopub(self, timeout: float) -> dict[str, Any] | None:
         return await _get(self._kc.iopub_channel.socket, self._kc.session, timeout)

@@ -16,9 +16,9 @@
 ``default`` — ``"python"`` unless the caller passes another. Bare expressions such as
 ``x = 1`` or ``2 + 2`` are valid Python, the engine's most common language.
 
-**Cost.** Only the first ``_MAX_CHARS`` characters (cut at a line break) are scanned, and
-every pattern starts with a literal so the regex engine skips ahead; a 100-line snippet
-takes a small fraction of a millisecond (``benchmarks/bench_detection.py``).
+**Cost.** Only the first 6,000 characters (cut at a line break) are scanned, and nearly
+every pattern starts with a literal so the regex engine skips ahead: a 100-line snippet
+takes about 0.25 ms (``benchmarks/bench_detection.py``), any input at most a few ms.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,7 +40,7 @@ DetectedLanguage = Literal["python", "javascript", "shell"]
 LANGUAGES: tuple[DetectedLanguage, ...] = get_args(DetectedLanguage)
 DEFAULT_LANGUAGE: DetectedLanguage = "python"
 
-_MAX_CHARS = 8192
+_MAX_CHARS = 6000
 _MIN_SCORE = 1.0
 _MIN_MARGIN = 1.0
 _CONFIDENCE_SCALE = 4.0  # score at which a lone language reaches ~63% confidence
@@ -73,8 +74,6 @@ class _Signal:
     weights: dict[str, float]
     cap: int = 1
     """Occurrences beyond this add nothing: one signal must not drown the others."""
-    words: frozenset[str] | None = field(default=None)
-    """If set, the pattern's first group must be one of these words."""
 
 
 def _h(pattern: str) -> str:
@@ -95,6 +94,8 @@ _COMMAND_WORDS = """
     useradd passwd test exec eval ulimit umask cmp paste hexdump bc time pytest ruff uv pipx
 """
 _COMMANDS = frozenset(_COMMAND_WORDS.split())
+
+_LineRule = tuple[_Signal, Callable[[str], bool] | None]
 
 # Line signals: tried in order at the start of each line (indentation removed); the first
 # alternative that matches claims the line. Every alternative starts with a literal where
@@ -134,7 +135,11 @@ _LINE_SIGNALS: list[tuple[str, list[str], _Signal]] = [
         [r"if\b[^\n]*:\h*$", r"while\b[^\n]*:\h*$", r"with\b[^\n]*:\h*$", r"async\h[^\n]*:\h*$"],
         _Signal("block:", {_PY: 3}, 3),
     ),
-    ("py_for", [r"for\h+[\w, ()]+\h+in\h+[^\n;]+:"], _Signal("for ... in ...:", {_PY: 3}, 2)),
+    (
+        "py_for",
+        [r"for\h+\(?\w+(?:\h*,\h*\w+)*\)?\h+in\h+[^\n;:]*:"],
+        _Signal("for ... in ...:", {_PY: 3}, 2),
+    ),
     ("sh_for", [r"for\h+\w+\h+in\b[^\n:]*(?:;\h*do\b|$)"], _Signal("for x in", {_SH: 3}, 2)),
     (
         "sh_test",
@@ -194,6 +199,7 @@ _LINE_SIGNALS: list[tuple[str, list[str], _Signal]] = [
     ),
     ("js_block", [r"try\h*\{", r"do\h*\{", r"else\h*\{"], _Signal("try {", {_JS: 3}, 2)),
     ("js_return", [r"return\b[^\n]*;\h*$"], _Signal("return ...;", {_JS: 2}, 2)),
+    ("js_block_comment", [r"/\*"], _Signal("/* comment", {_JS: 1.5})),
     ("py_print", [r"print\h*\("], _Signal("print()", {_PY: 4}, 2)),
     (
         "py_statement",
@@ -201,11 +207,14 @@ _LINE_SIGNALS: list[tuple[str, list[str], _Signal]] = [
         _Signal("pass/raise/assert", {_PY: 3}, 2),
     ),
     ("py_decorator", [r"@[\w.]+"], _Signal("@decorator", {_PY: 3}, 2)),
-    ("py_magic", [r"%{1,2}\w+", r"![\w./]"], _Signal("IPython %magic/!cmd", {_PY: 3}, 2)),
+    ("py_magic", [r"%%?\w+", r"![\w./]"], _Signal("IPython %magic/!cmd", {_PY: 3}, 2)),
     ("sh_prompt", [r"\$\h+[a-z]"], _Signal("$ prompt", {_SH: 4})),
     (
         "sh_export",
-        [r"(?:export|local|readonly|declare|typeset|unset|alias)\h+-?[A-Za-z_]"],
+        [
+            rf"{word}\h+-?[A-Za-z_]"
+            for word in ["export", "local", "readonly", "declare", "typeset", "unset", "alias"]
+        ],
         _Signal("export/local", {_SH: 5}, 2),
     ),
     (
@@ -213,35 +222,33 @@ _LINE_SIGNALS: list[tuple[str, list[str], _Signal]] = [
         [r"\.\h+[\w~./$\"]", r"source\h+[\w~./$\"]", r"\.{1,2}/[\w.-]"],
         _Signal("./script", {_SH: 3}, 2),
     ),
-    # Lines starting with a word: one pattern reads the word, the rest is decided after it.
-    (
-        "sh_funcdef",
-        [r"[\w-]+\h*\(\)\h*\{"],
-        _Signal("f() {", {_SH: 2.5}, 2),
-    ),
+]
+
+# Lines starting with a word, tried last: the word is read once (possessively, so a failed
+# line costs one pass), then each tail is tried; a tail may also check the word itself.
+_WORD_LINE_SIGNALS: list[tuple[str, str, _Signal, Callable[[str], bool] | None]] = [
+    ("sh_funcdef", r"\h*\(\)\h*\{", _Signal("f() {", {_SH: 2.5}, 2), None),
     (
         "sh_assign",
-        [
-            r"[A-Za-z_]\w*=(?:\"\"|\$\([^\n]*\)|\$\{?[\w#@?]+\}?|[\w./:~@%+,-]+|\([^\n,]*\))?"
-            r"\h*(?:;|&&|\|\||$)"
-        ],
+        r"=(?:\"\"|\$\([^\n]*\)|\$\{?[\w#@?]+\}?|[\w./:~@%+,-]+|\([^\n,]*\))?"
+        r"\h*(?:;|&&|\|\||$)",
         _Signal("NAME=value", {_SH: 3}, 3),
+        str.isidentifier,
     ),
-    ("sh_env_prefix", [r"[A-Z_][A-Z0-9_]*=\S+\h+[a-z]"], _Signal("VAR=x cmd", {_SH: 3})),
-    ("py_unpack", [r"\w+(?:\h*,\h*\w+)+\h*=[^=]"], _Signal("a, b = ...", {_PY: 2.5})),
+    ("sh_env_prefix", r"=\S+\h+[a-z]", _Signal("VAR=x cmd", {_SH: 3}), str.isupper),
+    ("py_unpack", r"(?:\h*,\h*\w+)+\h*=[^=]", _Signal("a, b = ...", {_PY: 2.5}), None),
     (
         "py_assign",
-        [r"[A-Za-z_][\w.]*(?:\[[^\]\n]*\])?\h+[-+*/%|&]?=\h+[^\n;{]*$"],
+        r"(?:\[[^\]\n]*\])?\h+[-+*/%|&]?=\h+[^\n;{]*$",
         _Signal("x = ...", {_PY: 1}, 3),
+        None,
     ),
     (
         "sh_command",
-        [
-            r"(?:sudo\h+)?(?P<word>[a-z][\w.+-]*)"
-            # an argument, not an operator: `cat /etc/x`, `chmod +x`, but not `date + 1`
-            r"(?=\h+(?:[^\s=(,:\[%<>!*/+.-]|[/+.*~-](?![\s=]))|\h*(?:$|[;|&>]))"
-        ],
-        _Signal("command", {_SH: 3.5}, 3, _COMMANDS),
+        # an argument, not an operator: `cat /etc/x`, `chmod +x`, but not `date + 1`
+        r"(?=\h+(?:[^\s=(,:\[%<>!*/+.-]|[/+.*~-](?![\s=]))|\h*(?:$|[;|&>]))",
+        _Signal("command", {_SH: 3.5}, 3),
+        _COMMANDS.__contains__,
     ),
 ]
 
@@ -261,10 +268,12 @@ _CODE_SIGNALS: list[tuple[str, _Signal]] = [
     (r"\.(?:replace|match|test|split|search)\(/", _Signal("regex literal", {_JS: 3})),
     (r"\.\.\.[\w$\[{\"]", _Signal("...spread", {_JS: 2.5}, 2)),
     (r"__[a-z]\w*__\b", _Signal("__dunder__", {_PY: 2}, 2)),
-    (r"lambda\b[^\n:]*:", _Signal("lambda", {_PY: 3}, 2)),
-    (r" for\h+[\w, ()]+\h+in\h+[^\n;$]*[\])}]", _Signal("comprehension", {_PY: 3}, 2)),
+    (
+        # bounded: an unclosed bracket must not make every ` for` scan to the line's end
+        r" for\h+\(?\w+(?:\h*,\h*\w+)*\)?\h+in\h+[^\n;$\])}]{0,200}[\])}]",
+        _Signal("comprehension", {_PY: 3}, 2),
+    ),
     (r":\h*$", _Signal(": at line end", {_PY: 1}, 3)),
-    (r" (?:and|or|not|is)\h+[\w(\[\"-]", _Signal("and/or/not", {_PY: 1}, 3)),
     (r"\[-?\w*:-?\w*(?::-?\d+)?\]", _Signal("slice", {_PY: 2}, 2)),
     (r"->\h*[\w\[\]., |]+:", _Signal("-> annotation", {_PY: 3})),
     (r":=", _Signal(":=", {_PY: 2})),
@@ -280,18 +289,17 @@ _CODE_SIGNALS: list[tuple[str, _Signal]] = [
         r"|ya?ml|conf|sh|py|js|gz|tar)\b)",
         _Signal("redirect", {_SH: 3}, 2),
     ),
-    (r" (?<=[\w\"'/.] )--?[a-zA-Z][\w-]*(?=\h|$)", _Signal("-flag", {_SH: 1}, 4)),
-    (
-        r"(?:\|\|?|&&|;)\h*([a-z][\w.+-]*)(?=\h|$)",
-        _Signal("| command", {_SH: 3}, 3, _COMMANDS),
-    ),
+    (r"-(?<=[\w\"'/.] -)-?[a-zA-Z][\w-]*(?=\h|$)", _Signal("-flag", {_SH: 1}, 4)),
 ]
+
+# A command after `|`, `||`, `&&` or `;` (the word is checked against _COMMANDS).
+_CHAINED_COMMAND = (r"(?:\|\|?|&&|;)\h*([a-z][\w.+-]*)(?=\h|$)", _Signal("| command", {_SH: 3}, 3))
 
 # Shell expansions: searched with only double-quoted strings kept (the shell expands there).
 _DQ_SIGNALS: list[tuple[str, _Signal]] = [
     (r"\$(?:[A-Za-z_]\w*|[0-9@#?*!$])(?![\w(]|\.\w)", _Signal("$VAR", {_SH: 2.5}, 4)),
     (
-        r"\$\{[#!]?[A-Za-z_]\w*(?:\[[^\]\n]*\])?(?:[:#%/^,][^}\n]*)?\}",
+        r"\$\{[#!]?[A-Za-z_]\w*(?:\[[^\]\n]{0,100}\])?(?:[:#%/^,][^}\n]{0,100})?\}",
         _Signal("${VAR}", {_SH: 2}, 2),
     ),
     (r"\$\((?![\s\"'])", _Signal("$(...)", {_SH: 3}, 2)),
@@ -302,6 +310,8 @@ _DQ_SIGNALS: list[tuple[str, _Signal]] = [
 _WORD_SIGNALS: list[tuple[str, _Signal]] = [
     ("None True False", _Signal("None/True/False", {_PY: 2}, 3)),
     ("self self.", _Signal("self", {_PY: 2}, 3)),
+    ("lambda", _Signal("lambda", {_PY: 3}, 2)),
+    ("and or not is", _Signal("and/or/not", {_PY: 1}, 3)),
     (
         "len( range( isinstance( enumerate( sorted( zip( str( int( float( dict( list( tuple( "
         "set( open( input( super( hasattr( getattr( setattr( abs( sum( min( max( repr( round( "
@@ -346,22 +356,34 @@ _STRING_SIGNALS: dict[str, _Signal] = {
     "triple": _Signal('"""', {_PY: 3}, 2),
     "template": _Signal("`${...}`", {_JS: 5}, 2),
     "slash_comment": _Signal("// comment", {_JS: 2.5}, 3),
-    "block_comment": _Signal("/* */", {_JS: 1.5}),
     "hash_comment": _Signal("# comment", {_PY: 0.5, _SH: 0.5}, 4),
 }
 
 
-def _line_regex() -> tuple[re.Pattern[str], dict[str, _Signal]]:
-    # An empty group after each alternative names the signal without hiding the
-    # alternative's first literal from the engine's branch fast path.
-    branches = []
-    by_group: dict[str, _Signal] = {}
+def _line_regex() -> tuple[re.Pattern[str], dict[str, _LineRule]]:
+    # An empty group after each alternative names the signal. Alternatives that start with
+    # the same letter share one branch (`i(?:f...|mport...)`), and each branch starts with
+    # a literal, so the engine rejects most branches after one character.
+    by_letter: dict[str, list[str]] = {}
+    branches: list[str] = []
+    rules: dict[str, _LineRule] = {}
     for name, alternatives, signal in _LINE_SIGNALS:
         for i, alternative in enumerate(alternatives):
             group = f"{name}_{i}"
-            branches.append(f"{_h(alternative)}(?P<{group}>)")
-            by_group[group] = signal
-    return re.compile(r"\n(?:" + "|".join(branches) + ")", re.M), by_group
+            rules[group] = (signal, None)
+            body = f"{_h(alternative)}(?P<{group}>)"
+            if alternative[0].isalpha() and alternative[1:2] not in ("?", "*", "+", "{"):
+                by_letter.setdefault(alternative[0], []).append(body[1:])
+            else:
+                branches.append(body)
+    branches += [f"{letter}(?:{'|'.join(rest)})" for letter, rest in by_letter.items()]
+    tails = []
+    for name, tail, signal, check in _WORD_LINE_SIGNALS:
+        tails.append(f"{_h(tail)}(?P<{name}>)")
+        rules[name] = (signal, check)
+    # Tried last: a line that starts with a word none of the keyword branches claimed.
+    branches.append(r"(?P<first_word>[A-Za-z_][\w.+-]*+)(?:" + "|".join(tails) + ")")
+    return re.compile(r"\n(?:" + "|".join(branches) + ")", re.M), rules
 
 
 def _word_tables() -> tuple[dict[str, _Signal], dict[str, _Signal], dict[str, _Signal]]:
@@ -379,14 +401,15 @@ def _word_tables() -> tuple[dict[str, _Signal], dict[str, _Signal], dict[str, _S
     return exact, head, tail
 
 
-_LINE_RE, _LINE_GROUPS = _line_regex()
+_LINE_RE, _LINE_RULES = _line_regex()
 _CODE_RES = [(re.compile(_h(p), re.M), s) for p, s in _CODE_SIGNALS]
 _DQ_RES = [(re.compile(_h(p), re.M), s) for p, s in _DQ_SIGNALS]
+_CHAINED_RE = re.compile(_h(_CHAINED_COMMAND[0]), re.M)
 _WORD_EXACT, _WORD_HEAD, _WORD_TAIL = _word_tables()
 _WORDS = re.compile(r"[A-Za-z_$./][\w$.]*\(?")
 _STRINGS = re.compile(
     r"\"[^\"\\\n]*(?:\\.[^\"\\\n]*)*\"|'[^'\\\n]*(?:\\.[^'\\\n]*)*'|`[^`]*`"
-    r"|#[^\n]*|//[^\n]*|/\*[^\n]*?\*/"
+    r"|#[^\n]*|//[^\n]*"
 )
 _INDENT = re.compile(r"\n[ \t]+")
 _FIRST_LINE = re.compile(r"\A[\s\ufeff]*([^\n]*)")
@@ -480,9 +503,10 @@ def _views(code: str, hits: dict[str, int]) -> tuple[str, str]:
     Both start with a newline and have indentation removed so line patterns can begin
     with a literal ``\\n``.
     """
-    raw = "\n" + code[:_MAX_CHARS].replace("\r\n", "\n")
-    if len(code) > _MAX_CHARS:
-        raw = raw[: raw.rfind("\n") + 1] or raw
+    raw = code[:_MAX_CHARS]
+    if len(code) > _MAX_CHARS and (cut := raw.rfind("\n")) > 0:
+        raw = raw[:cut]
+    raw = _INDENT.sub("\n", "\n" + raw.replace("\r\n", "\n"))
     clean: list[str] = []
     dq: list[str] = []
     pos = 0
@@ -495,12 +519,9 @@ def _views(code: str, hits: dict[str, int]) -> tuple[str, str]:
                 continue  # `$#`, `${#x}`, `http://`: not a comment
             if first == "#":
                 kind = "hash_comment"
-            elif text[1] == "*":
-                kind = "block_comment"
             else:
                 # Only whole-line `//` counts: inline it may be Python floor division.
-                line_start = raw.rfind("\n", 0, start) + 1
-                kind = "slash_comment" if not raw[line_start:start].strip() else ""
+                kind = "slash_comment" if raw[start - 1] == "\n" else ""
             if kind:
                 hits[kind] = hits.get(kind, 0) + 1
             kept = ""
@@ -510,7 +531,7 @@ def _views(code: str, hits: dict[str, int]) -> tuple[str, str]:
                 if "${" in text:
                     hits["template"] = hits.get("template", 0) + 1
             else:
-                if _is_fstring_prefix(raw[max(start - 3, 0) : start]):
+                if raw[start - 1] in "fFrR" and _is_fstring_prefix(raw[max(start - 3, 0) : start]):
                     hits["fstring"] = hits.get("fstring", 0) + 1
                 if len(text) == 2 and raw[end : end + 1] == first:
                     hits["triple"] = hits.get("triple", 0) + 1
@@ -522,25 +543,7 @@ def _views(code: str, hits: dict[str, int]) -> tuple[str, str]:
         pos = end
     clean.append(raw[pos:])
     dq.append(raw[pos:])
-    return _INDENT.sub("\n", "".join(clean)), _INDENT.sub("\n", "".join(dq))
-
-
-def _word_signals(word: str) -> list[_Signal]:
-    """Signals for one identifier chain such as ``len(``, ``Math.max(`` or ``.push(``."""
-    found = []
-    exact = _WORD_EXACT.get(word)
-    if exact is not None:
-        found.append(exact)
-    dot = word.find(".")
-    if dot >= 0:
-        if dot > 0:
-            head = _WORD_HEAD.get(word[: dot + 1])
-            if head is not None:
-                found.append(head)
-        tail = _WORD_TAIL.get(word[word.rfind(".") :].rstrip("("))
-        if tail is not None:
-            found.append(tail)
-    return found
+    return "".join(clean), "".join(dq)
 
 
 def _score(code: str, default: DetectedLanguage) -> Detection:
@@ -548,45 +551,53 @@ def _score(code: str, default: DetectedLanguage) -> Detection:
     flat, dq = _views(code, string_hits)
     fired: list[tuple[_Signal, int]] = [(_STRING_SIGNALS[k], n) for k, n in string_hits.items()]
 
-    line_hits: dict[str, int] = {}
+    line_hits: dict[_Signal, int] = {}
     for m in _LINE_RE.finditer(flat):
         group = m.lastgroup
         if group is None:
             continue
-        signal = _LINE_GROUPS[group]
-        if signal.words is not None and m.group("word") not in signal.words:
-            continue
-        line_hits[group] = line_hits.get(group, 0) + 1
-    fired.extend((_LINE_GROUPS[g], n) for g, n in line_hits.items())
+        signal, check = _LINE_RULES[group]
+        if check is None or check(m.group("first_word")):
+            line_hits[signal] = line_hits.get(signal, 0) + 1
+    fired.extend(line_hits.items())
 
     word_hits: dict[_Signal, int] = {}
-    for word, n in Counter(_WORDS.findall(flat)).items():
-        for signal in _word_signals(word):
-            word_hits[signal] = word_hits.get(signal, 0) + n
+    words = Counter(_WORDS.findall(flat))
+    for word in words.keys() & _WORD_EXACT.keys():
+        found = _WORD_EXACT[word]
+        word_hits[found] = word_hits.get(found, 0) + words[word]
+    for word in [w for w in words if "." in w]:
+        n = words[word]
+        dot = word.find(".")
+        if dot > 0:
+            found = _WORD_HEAD.get(word[: dot + 1])
+            if found is not None:
+                word_hits[found] = word_hits.get(found, 0) + n
+        found = _WORD_TAIL.get(word[word.rfind(".") :].rstrip("("))
+        if found is not None:
+            word_hits[found] = word_hits.get(found, 0) + n
     fired.extend(word_hits.items())
 
     for pattern, signal in _CODE_RES:
-        if signal.words is None:
-            count = len(pattern.findall(flat))
-        else:
-            count = sum(1 for w in pattern.findall(flat) if w in signal.words)
+        count = len(pattern.findall(flat))
         if count:
             fired.append((signal, count))
+    count = sum(1 for word in _CHAINED_RE.findall(flat) if word in _COMMANDS)
+    if count:
+        fired.append((_CHAINED_COMMAND[1], count))
     for pattern, signal in _DQ_RES:
         count = len(pattern.findall(dq))
         if count:
             fired.append((signal, count))
 
     scores = dict.fromkeys(LANGUAGES, 0.0)
-    contributions: list[tuple[float, str, str]] = []
     for signal, count in fired:
         n = min(count, signal.cap)
         for language, weight in signal.weights.items():
             scores[language] += weight * n
-            contributions.append((weight * n, language, f"{signal.label} x{count}"))
     scores = {k: round(v, 2) for k, v in scores.items()}
 
-    ranked = sorted(LANGUAGES, key=lambda k: scores[k], reverse=True)
+    ranked = sorted(LANGUAGES, key=scores.__getitem__, reverse=True)
     best, second = ranked[0], ranked[1]
     ambiguous = scores[best] < _MIN_SCORE or scores[best] - scores[second] < _MIN_MARGIN
     language = default if ambiguous else best
@@ -598,8 +609,13 @@ def _score(code: str, default: DetectedLanguage) -> Detection:
         shown = ", ".join(f"{k} {scores[k]:g}" for k in ranked if scores[k]) or "no signals"
         reason = f"ambiguous ({shown}); default {default}"
     else:
-        top = sorted((c for c in contributions if c[1] == language), reverse=True)[:3]
-        reason = f"{language}: " + ", ".join(label for _, _, label in top)
+        top = sorted(
+            ((s.weights[language] * min(n, s.cap), s.label, n) for s, n in fired
+             if s.weights.get(language, 0) > 0),
+            key=lambda c: c[0],
+            reverse=True,
+        )[:3]
+        reason = f"{language}: " + ", ".join(f"{label} x{n}" for _, label, n in top)
     return Detection(
         language=language,
         confidence=round(min(max(confidence, 0.0), 1.0), 3),

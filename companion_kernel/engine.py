@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_client.kernelspec import KernelSpec
 
@@ -27,6 +27,10 @@ from .languages import canonical_language, get_language
 from .models import ErrorInfo, ExecutionResult
 from .pool import KernelPool, PoolStats
 from .session import Session, _check_code
+from .tools.bridge import ToolAccess, ToolBridge
+
+if TYPE_CHECKING:
+    from .tools import ToolRegistry
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,14 @@ class Engine:
     ```
     """
 
-    def __init__(self, config: EngineConfig | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        config: EngineConfig | None = None,
+        *,
+        tools: ToolRegistry | bool = True,
+        tool_access: ToolAccess | None = None,
+        **overrides: Any,
+    ) -> None:
         base = config or EngineConfig()
         self.config: EngineConfig = (
             EngineConfig.model_validate({**base.model_dump(), **overrides}) if overrides else base
@@ -77,8 +88,15 @@ class Engine:
         self._idle_task: asyncio.Task[None] | None = None
         self._reaper: _Reaper | None = None
         self._finalizer: weakref.finalize | None = None
-        self.tools: Any = None
-        """Optional `ToolRegistry` exposed to kernel code as `tools` (see the tool bridge)."""
+        if tools is True:
+            from .tools import default_registry
+
+            tools = default_registry()
+        self.tools: ToolRegistry | None = tools or None
+        """Host tools that kernel code can call as `tools.NAME(...)` (None: no bridge)."""
+        self._bridge: ToolBridge | None = (
+            ToolBridge(self.tools, tool_access) if self.tools is not None else None
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -110,6 +128,7 @@ class Engine:
                 self.config.pool(language),
                 factory=lambda lang=language: self._new_kernel(lang),
                 on_start=self._track_kernel,
+                prepare=self._bridge.prepare if self._bridge is not None else None,
             )
             self._pools[language] = pool
             pool.start()
@@ -213,6 +232,8 @@ class Engine:
         pool = self._pools.get(kernel.language)
         if pool is not None:
             pool.discard(kernel)
+        if self._bridge is not None:
+            self._bridge.forget_kernel(kernel)
         if self._reaper is not None:
             self._reaper.pids.difference_update(kernel.pids)
 
@@ -229,8 +250,12 @@ class Engine:
         name: str | None = None,
         policy: Any = None,
         timeout: float | None = None,
+        tools: ToolAccess | None = None,
     ) -> Session:
-        """A new stateful session (an async context manager; the kernel comes on first use)."""
+        """A new stateful session (an async context manager; the kernel comes on first use).
+
+        `tools` sets which host tools the session's code may call (default: the engine's).
+        """
         self._check_open()
         lang = canonical_language(language or self.config.default_language)
         self.pool(lang)
@@ -240,6 +265,8 @@ class Engine:
             if self._find(name) is not None:
                 raise InvalidRequest(f"a session named {name!r} already exists")
         session = Session(self, lang, name=name, policy=policy, timeout=timeout)
+        if self._bridge is not None:
+            self._bridge.attach(session, tools)
         self._sessions[session.id] = session
         return session
 
@@ -250,9 +277,10 @@ class Engine:
         name: str | None = None,
         policy: Any = None,
         timeout: float | None = None,
+        tools: ToolAccess | None = None,
     ) -> Session:
         """Create a session and acquire its kernel now."""
-        session = self.session(language, name=name, policy=policy, timeout=timeout)
+        session = self.session(language, name=name, policy=policy, timeout=timeout, tools=tools)
         try:
             return await session.start()
         except BaseException:
@@ -281,6 +309,8 @@ class Engine:
 
     def _forget_session(self, session: Session) -> None:
         self._sessions.pop(session.id, None)
+        if self._bridge is not None:
+            self._bridge.detach(session)
 
     async def _close_idle_sessions(self) -> None:
         limit = self.config.session_idle_timeout_s
@@ -414,8 +444,15 @@ class _UnavailableKernel(KernelHandle):
     def send_execute(self, code: str, **kwargs: Any) -> str:
         raise NotImplementedError
 
-    def send_shell(self, msg_type: str, content: dict[str, Any]) -> str:
+    def send_shell(
+        self, msg_type: str, content: dict[str, Any], *, subshell_id: str | None = None
+    ) -> str:
         raise NotImplementedError
+
+    async def control_request(
+        self, msg_type: str, content: dict[str, Any], timeout: float = 10.0
+    ) -> dict[str, Any] | None:
+        return None
 
     async def get_iopub(self, timeout: float) -> dict[str, Any] | None:
         return None

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ._kernel import KernelHandle
@@ -49,11 +49,13 @@ class KernelPool:
         config: PoolConfig,
         factory: Callable[[], KernelHandle],
         on_start: Callable[[KernelHandle], None] | None = None,
+        prepare: Callable[[KernelHandle], Awaitable[None]] | None = None,
     ) -> None:
         self.language = language
         self.config = config
         self._factory = factory
         self._on_start = on_start
+        self._prepare = prepare
         self._idle: deque[KernelHandle] = deque()
         self._in_use: set[KernelHandle] = set()
         self._starting: set[asyncio.Task[None]] = set()
@@ -206,6 +208,10 @@ class KernelPool:
         try:
             try:
                 await kernel.start(self.config.start_timeout_s)
+                if self._on_start is not None:
+                    self._on_start(kernel)
+                if self._prepare is not None:
+                    await self._prepare(kernel)
             finally:
                 # Leave `_starting` before joining `_idle`: a done callback would run too late
                 # and make an acquirer woken in between count this kernel twice.
@@ -214,6 +220,7 @@ class KernelPool:
             await kernel.shutdown(now=True)
             raise
         except BaseException as exc:
+            await kernel.shutdown(now=True)
             self._failures += 1
             self._last_failure = exc
             log.warning("%s kernel failed to start: %s", self.language, exc)
@@ -224,8 +231,6 @@ class KernelPool:
             return
         self._started_total += 1
         self._last_failure = None
-        if self._on_start is not None:
-            self._on_start(kernel)
         self._idle.append(kernel)
         self._notify()
 
