@@ -30,7 +30,7 @@ from .session import Session, _check_code
 from .tools.bridge import ToolAccess, ToolBridge
 
 if TYPE_CHECKING:
-    from .tools import ToolRegistry
+    from .tools import ToolRegistry, ToolResult
 
 log = logging.getLogger(__name__)
 
@@ -391,6 +391,25 @@ class Engine:
             await one_shot.close()
         result.session_id = None
         return result
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: Any = None,
+        *,
+        args: Any = (),
+        session: Session | str | None = None,
+    ) -> ToolResult:
+        """Call a tool from the host and get its `ToolResult` envelope (never raises).
+
+        Host tools run here; `@tool(runs="kernel")` tools run inside `session`'s kernel,
+        next to its data and inside its isolation.
+        """
+        self._check_open()
+        if self._bridge is None:
+            raise InvalidRequest("this engine has no tools (it was created with tools=False)")
+        target = self.get_session(session) if isinstance(session, str) else session
+        return await self._bridge.call_tool(name, arguments, args=args, session=target)
 
     async def evaluate(
         self, expression: str, language: str = "python", *, timeout: float | None = None

@@ -172,3 +172,49 @@ async def test_engine_without_tools_has_no_bridge() -> None:
     async with Engine(python_engine_config(), tools=False) as engine:
         r = await engine.execute("tools", "python")
     assert r.status == "error" and r.error.ename == "NameError"
+
+
+def kernel_tool_registry() -> ToolRegistry:
+    registry = default_registry()
+
+    @tool(runs="kernel", cache_ttl=60)
+    def summarize_var(var: str, digits: int = 2) -> dict:
+        """Summarise a list held in the session's globals (runs inside the kernel)."""
+        import os
+        import statistics
+
+        data = globals()[var]
+        return {
+            "mean": round(statistics.mean(data), digits),
+            "n": len(data),
+            "pid": os.getpid(),
+        }
+
+    registry.register(summarize_var)
+    return registry
+
+
+async def test_kernel_tools_run_inside_the_session() -> None:
+    import os
+
+    async with Engine(python_engine_config(), tools=kernel_tool_registry()) as engine:
+        async with engine.session() as s:
+            await s.execute("temps = [22.5, 18.3, 25.7, 20.1, 23.4]")
+            from_kernel = await s.execute("tools.summarize_var('temps')")
+            first = await engine.call_tool("summarize_var", {"var": "temps"}, session=s)
+            again = await engine.call_tool("summarize_var", '{"var": "temps"}', session=s)
+            bad = await engine.call_tool(
+                "summarize_var", {"var": "temps", "digits": "x"}, session=s
+            )
+            no_session = await engine.call_tool("summarize_var", {"var": "temps"})
+            clean = await s.execute("'summarize_var' in globals()")
+            host = await engine.call_tool("add", {"a": 1, "b": 2})
+    assert from_kernel.status == "ok", from_kernel.error
+    assert "'mean': 22.0" in from_kernel.text
+    assert first.ok and first.value["mean"] == 22.0 and first.value["n"] == 5
+    assert first.value["pid"] != os.getpid()  # it ran in the kernel process
+    assert again.ok and again.cached
+    assert not bad.ok and bad.error.type == "ToolArgumentError"
+    assert not no_session.ok and "session" in no_session.error.message
+    assert clean.text == "False"
+    assert host.ok and host.value == 3

@@ -22,22 +22,28 @@ to a kernel *subshell* (ipykernel 7) that runs beside the busy main shell; JavaS
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import collections
 import json
 import logging
+import textwrap
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+import cachetools
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_jsonable_python
 
-from companion_kernel.errors import ToolError
+from companion_kernel.errors import ToolArgumentError, ToolError, ToolExecutionError
 
 if TYPE_CHECKING:
     from companion_kernel._kernel import KernelHandle
     from companion_kernel.session import Session
     from companion_kernel.tools.registry import ToolRegistry
+    from companion_kernel.tools.results import ToolResult
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +102,10 @@ class ToolBridge:
         self.default_access = default_access or ToolAccess()
         self._links: dict[str, _Link] = {}
         self._sessions: dict[str, _SessionState] = {}
+        # Results of kernel tools called from the host, per session (kernel state differs).
+        self._kernel_cache: cachetools.TTLCache[tuple[str, str, str], Any] = cachetools.TTLCache(
+            maxsize=1024, ttl=300
+        )
 
     # -- kernel set-up -------------------------------------------------------------------------
 
@@ -244,6 +254,11 @@ class ToolBridge:
                     f"rate limit: this session may make {limit} tool calls per minute",
                 )
             state.calls.append(now)
+        found = self.registry.get(name) if name in self.registry else None
+        if found is not None and found.runs == "kernel":
+            if allowed is not None and name not in allowed:
+                return _error("ToolPermissionError", f"this session may not call tool {name!r}")
+            return _run_local_reply(found, session.language, args, kwargs)
         if state.semaphore is None:
             state.semaphore = asyncio.Semaphore(state.access.max_concurrent)
         async with state.semaphore:
@@ -259,6 +274,91 @@ class ToolBridge:
             return {"ok": True, "value": result.value, "cached": result.cached}
         assert result.error is not None
         return {"ok": False, "error": result.error.model_dump(mode="json")}
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | str | None = None,
+        *,
+        args: Sequence[Any] = (),
+        session: Session | None = None,
+    ) -> ToolResult:
+        """Call a tool from the host; `runs="kernel"` tools run inside `session`'s kernel."""
+        from companion_kernel.tools.results import ToolResult
+
+        start = time.monotonic()
+        found = self.registry.get(name) if name in self.registry else None
+        if found is None or found.runs == "host":
+            return await self.registry.acall(name, arguments, args=args)
+        try:
+            if session is None or session.language != "python":
+                raise ToolError(
+                    f"tool {name!r} runs inside a Python kernel: pass session= a Python session"
+                )
+            kwargs = _parse_arguments(arguments)
+            validated = to_jsonable_python(found.validate(*args, **kwargs))
+            key = (session.id, found.version, json.dumps(validated, sort_keys=True))
+            if found.cache_ttl is not None and key in self._kernel_cache:
+                return ToolResult.success(
+                    name, self._kernel_cache[key], cached=True, duration_s=time.monotonic() - start
+                )
+            payload = json.dumps(_local_payload(found, validated))
+            result = await session.execute(
+                f"tools._run_local({name!r}, {payload!r})", validate=False, timeout=found.timeout
+            )
+            if result.status != "ok" or result.text is None:
+                raise ToolExecutionError(f"tool {name!r} failed in the kernel: {result.error}")
+            value = json.loads(ast.literal_eval(result.text))
+        except ToolError as exc:
+            return ToolResult.failure(name, exc, duration_s=time.monotonic() - start)
+        except (ValueError, SyntaxError) as exc:
+            err = ToolArgumentError(f"invalid arguments for {name!r}: {exc}")
+            return ToolResult.failure(name, err, duration_s=time.monotonic() - start)
+        if found.cache_ttl is not None:
+            self._kernel_cache[key] = value
+        return ToolResult.success(name, value, cached=False, duration_s=time.monotonic() - start)
+
+
+def _parse_arguments(arguments: Mapping[str, Any] | str | None) -> dict[str, Any]:
+    if arguments is None:
+        return {}
+    if isinstance(arguments, str):
+        parsed = json.loads(arguments)
+        if not isinstance(parsed, dict):
+            raise ValueError("a JSON string of arguments must hold an object")
+        return parsed
+    return dict(arguments)
+
+
+def _kernel_source(tool: Any) -> str:
+    """The tool's function source without its decorators, ready to exec in a kernel."""
+    if tool.source is None:
+        raise ToolError(f"tool {tool.name!r} has no source to install in a kernel")
+    tree = ast.parse(textwrap.dedent(tool.source))
+    func = next(n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
+    func.decorator_list = []
+    return ast.unparse(func)
+
+
+def _local_payload(tool: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kwargs": kwargs,
+        "source": _kernel_source(tool),
+        "function": tool.fn.__name__,
+        "version": tool.version,
+    }
+
+
+def _run_local_reply(
+    tool: Any, language: str, args: list[Any], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    if language != "python":
+        return _error("ToolError", f"tool {tool.name!r} runs inside Python kernels only")
+    try:
+        validated = to_jsonable_python(tool.validate(*args, **kwargs))
+        return {"ok": True, "run_local": _local_payload(tool, validated)}
+    except ToolError as exc:
+        return _error(type(exc).__name__, str(exc))
 
 
 def _error(kind: str, message: str) -> dict[str, Any]:
@@ -297,7 +397,10 @@ _PYTHON_BOOTSTRAP = r'''
 def __companion_tools_bootstrap():
     import inspect
     import threading
+    import types
     import uuid
+
+    user_ns = globals()
 
     from ipykernel.comm import Comm
 
@@ -317,6 +420,7 @@ def __companion_tools_bootstrap():
             self._pending = {}
             self._lock = threading.Lock()
             self._cache = {}
+            self._kernel_tools = {}
             self._comm = _BridgeComm(
                 target_name="companion.tools", data={"v": 1, "language": "python"}
             )
@@ -345,7 +449,29 @@ def __companion_tools_bootstrap():
             if not box.get("ok"):
                 err = box.get("error") or {}
                 raise ToolError(f"{err.get('type', 'ToolError')}: {err.get('message', 'failed')}")
+            if "run_local" in box:
+                return self._local(payload.get("tool"), box["run_local"])
             return box.get("value")
+
+        def _local(self, name, spec):
+            """Run a `runs="kernel"` tool here, with arguments the host validated."""
+            installed = self._kernel_tools.get(name)
+            if installed is None or installed[0] != spec["version"]:
+                scope = {}
+                exec(compile(spec["source"], f"<tool {name}>", "exec"), scope)
+                fn = scope[spec["function"]]
+                # Run with the session's globals, so the tool sees the session's data,
+                # without binding its name there.
+                fn = types.FunctionType(fn.__code__, user_ns, fn.__name__, fn.__defaults__)
+                fn.__kwdefaults__ = scope[spec["function"]].__kwdefaults__
+                installed = (spec["version"], fn)
+                self._kernel_tools[name] = installed
+            return installed[1](**spec["kwargs"])
+
+        def _run_local(self, name, payload_json):
+            import json
+
+            return json.dumps(self._local(name, json.loads(payload_json)), default=str)
 
         def call(self, name, /, *args, **kwargs):
             """Call host tool `name` with positional and keyword arguments."""
