@@ -14,7 +14,15 @@ registry.execute("greet", "Alice")                 # 'Hello, Alice!'
 registry.call("greet", '{"name": "Bob"}').value    # envelope form, never raises
 ```
 
-`default_registry()` returns a new registry with the 23 built-in tools.
+- `default_registry()` returns a *new* registry with the 23 built-in tools on every call, so
+  callers never share registrations, caches or permission hooks by accident.
+- `execute`/`aexecute` take Python values and return the value or raise a `ToolError`
+  subclass; `call`/`acall` take a dict or a JSON string and return a `ToolResult` envelope
+  that never raises; `execute_batch` runs many calls concurrently.
+- Through the async API, sync tools run on worker threads so they never block the event loop.
+  A sync tool that exceeds its timeout is abandoned, not killed (Python cannot kill threads):
+  the caller gets `ToolTimeout` while the thread finishes in the background.
+- Caching is opt-in per tool (`@tool(cache_ttl=...)`): see `companion_kernel.tools.cache`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Turn a function signature into a JSON schema and validate calls against it.
 
-Two pydantic objects describe the same signature: a model built with `create_model` gives the
-JSON schema, and `validate_call` on a stand-in function with that signature validates calls
-(it is several times faster than building a model instance per call).
+Two pydantic objects describe the same signature of a stand-in function: a model built with
+`create_model` gives the JSON schema, and the "arguments" core schema that `validate_call` uses
+validates calls, returning `(args, kwargs)` without building a model instance per call (several
+times faster). That schema comes from `pydantic.experimental.arguments_schema`, or from
+`validate_call` itself where that module is missing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,14 @@ from pydantic import (
     validate_call,
 )
 from pydantic.fields import FieldInfo
+from pydantic_core import ArgsKwargs, SchemaValidator
+
+try:  # pydantic >= 2.11; `validate_call` is the fallback
+    from pydantic.experimental.arguments_schema import (
+        generate_arguments_schema as _generate_arguments_schema,
+    )
+except ImportError:  # pragma: no cover
+    _generate_arguments_schema = None
 
 from companion_kernel.errors import ToolArgumentError
 
@@ -191,25 +201,37 @@ class ArgumentBinder:
         )
 
         stand_in = _make_stand_in(signature, annotations)
-        self.validator: Callable[..., tuple[tuple[Any, ...], dict[str, Any]]] = validate_call(
-            stand_in, config=_CONFIG
-        )
-        """`validator(*args, **kwargs)` returns validated `(args, kwargs)` or raises."""
+        self.validate_args: Callable[[ArgsKwargs], tuple[tuple[Any, ...], dict[str, Any]]]
+        """`validate_args(ArgsKwargs(args, kwargs))` returns validated `(args, kwargs)` or raises
+        `ValidationError`; keyword names must be strings."""
+        if _generate_arguments_schema is not None:
+            # The same "arguments" schema `validate_call` builds, minus its Python wrappers.
+            validator = SchemaValidator(
+                _generate_arguments_schema(stand_in, schema_type="arguments", config=_CONFIG)
+            )
+            self.validate_args = validator.validate_python
+        else:  # pydantic without the experimental module
+            called = validate_call(stand_in, config=_CONFIG)
+            self.validate_args = lambda ak: called(*ak.args, **(ak.kwargs or {}))
 
     def bind(
         self, args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Validate Python arguments; returns the `(args, kwargs)` to call the function with."""
+        if any(not isinstance(k, str) for k in kwargs):
+            raise ToolArgumentError(
+                f"argument names for tool {self.tool_name!r} must be strings, "
+                f"got {[k for k in kwargs if not isinstance(k, str)][:5]!r}"
+            )
         try:
-            return self.validator(*args, **kwargs)
-        except (ValidationError, TypeError) as exc:
+            return self.validate_args(ArgsKwargs(tuple(args), dict(kwargs)))
+        except ValidationError as exc:
             raise self.error_from(exc) from None
 
     def error_from(self, exc: Exception) -> ToolArgumentError:
-        """The `ToolArgumentError` for a failure of `validator`."""
+        """The `ToolArgumentError` for a failure of `validate_args`."""
         if isinstance(exc, ValidationError):
             return self._error(exc.errors(include_url=False))
-        # TypeError: keyword names that are not strings
         return ToolArgumentError(f"invalid arguments for tool {self.tool_name!r}: {exc}")
 
     def bind_mapping(
@@ -260,6 +282,8 @@ class ArgumentBinder:
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Validate arguments sent as a JSON string, as LLM APIs deliver them."""
         size = len(text)
+        if isinstance(text, str) and size * 4 > max_bytes:  # only then can UTF-8 exceed it
+            size = len(text.encode("utf-8", "surrogatepass"))
         if size > max_bytes:
             raise ToolArgumentError(
                 f"arguments for tool {self.tool_name!r} are {size} bytes of JSON; "

@@ -28,6 +28,7 @@ __all__ = [
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 Runs = Literal["host", "kernel"]
+_HINTS = ("title", "read_only", "destructive", "idempotent", "open_world")
 
 
 def check_tool_name(name: object) -> str:
@@ -146,6 +147,7 @@ class Tool:
         "_binder",
         "_direct",
         "_source",
+        "_validate_args",
         "_version",
         "annotations",
         "cache_maxsize",
@@ -212,6 +214,7 @@ class Tool:
         call_method = fn.__call__ if not inspect.isroutine(fn) else None
         self.is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call_method)
         self._binder = ArgumentBinder(fn, tool_name=self.name, param_docs=doc.params)
+        self._validate_args = self._binder.validate_args
         # Sync `execute` may call such a tool in place: nothing to await, time or cache.
         self._direct = not self.is_async and self.cache_ttl is None and self.timeout is None
         self.output_schema = _output_schema(fn, doc.returns)
@@ -300,10 +303,13 @@ class Tool:
             "annotations": self.annotations,
             "metadata": self.metadata,
         }
+        hints = {k: changes.pop(k) for k in _HINTS if k in changes}
         unknown = set(changes) - set(options)
         if unknown:
             raise TypeError(f"unknown tool options: {', '.join(sorted(unknown))}")
         options.update(changes)
+        if hints:
+            options["annotations"] = options["annotations"].model_copy(update=hints)
         return Tool(self.fn, **options)
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "ainvoke",
     "failure",
     "invoke",
+    "settle",
 ]
 
 logger = logging.getLogger(__name__)
@@ -89,22 +90,12 @@ def _clone(exc: ToolError) -> ToolError:
     return clone
 
 
-async def ainvoke(
-    tool: Tool, args: Sequence[Any], kwargs: Mapping[str, Any], timeout: float | None = None
-) -> Any:
-    """Run one validated call on the running loop; raises `ToolError` subclasses."""
-    limit = tool.timeout if timeout is None else timeout
+async def _guard(tool: Tool, awaitable: Awaitable[Any], limit: float | None) -> Any:
+    """Await a tool's work under its time limit, turning failures into `ToolError`s."""
     scope = asyncio.timeout(limit)
     try:
         async with scope:
-            if tool.is_async:
-                result = await tool.fn(*args, **kwargs)
-            else:
-                ok, result = await run_in_thread(tool.fn, tuple(args), dict(kwargs), name=tool.name)
-                if not ok:
-                    raise failure(tool, result)
-            if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
-                result = await result
+            return await awaitable
     except ToolError:
         raise
     except TimeoutError as exc:
@@ -113,7 +104,33 @@ async def ainvoke(
         raise failure(tool, exc) from exc
     except (Exception, SystemExit) as exc:
         raise failure(tool, exc) from exc
+
+
+async def _call(tool: Tool, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+    if tool.is_async:
+        result = await tool.fn(*args, **kwargs)
+    else:
+        ok, result = await run_in_thread(tool.fn, tuple(args), dict(kwargs), name=tool.name)
+        if not ok:
+            raise failure(tool, result)
+    if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
+        result = await result
     return result
+
+
+async def ainvoke(
+    tool: Tool, args: Sequence[Any], kwargs: Mapping[str, Any], timeout: float | None = None
+) -> Any:
+    """Run one validated call on the running loop; raises `ToolError` subclasses."""
+    limit = tool.timeout if timeout is None else timeout
+    return await _guard(tool, _call(tool, args, kwargs), limit)
+
+
+def settle(tool: Tool, result: Any, timeout: float | None = None) -> Any:
+    """`result` itself, or its outcome when a sync tool returned an awaitable."""
+    if not inspect.isawaitable(result):
+        return result
+    return run_coroutine_sync(lambda: _guard(tool, result, timeout))
 
 
 def invoke(
@@ -137,14 +154,7 @@ def invoke(
         ok, result = outcome
         if not ok:
             raise failure(tool, result)
-    if inspect.isawaitable(result):
-        awaitable = result
-
-        async def finish() -> Any:
-            return await awaitable
-
-        return run_coroutine_sync(finish)
-    return result
+    return settle(tool, result, limit)
 
 
 def _jsonable(tool: Tool, value: Any) -> Any:
@@ -201,7 +211,9 @@ class ToolExecutor:
         """Run a tool from model-style arguments (dict or JSON string); return a `ToolResult`."""
         start = time.perf_counter()
         try:
-            tool, bound_args, bound_kwargs = self._prepare(name, arguments, args, caller, allowed)
+            tool, bound_args, bound_kwargs = self._prepare(
+                name, arguments, args, caller, allowed, timeout
+            )
             value, cached = self.run(tool, bound_args, bound_kwargs, timeout)
             return ToolResult.success(
                 name, _jsonable(tool, value), cached=cached, duration_s=time.perf_counter() - start
@@ -227,7 +239,9 @@ class ToolExecutor:
         """
         start = time.perf_counter()
         try:
-            tool, bound_args, bound_kwargs = self._prepare(name, arguments, args, caller, allowed)
+            tool, bound_args, bound_kwargs = self._prepare(
+                name, arguments, args, caller, allowed, timeout
+            )
             value, cached = await self.arun(tool, bound_args, bound_kwargs, timeout)
             return ToolResult.success(
                 name, _jsonable(tool, value), cached=cached, duration_s=time.perf_counter() - start
@@ -304,8 +318,13 @@ class ToolExecutor:
         args: Any,
         caller: str | None,
         allowed: Collection[str] | None,
+        timeout: float | None,
     ) -> tuple[Tool, tuple[Any, ...], dict[str, Any]]:
         registry = self.registry
+        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+            raise ToolArgumentError(
+                f"timeout must be a positive number of seconds, got {timeout!r}"
+            )
         if allowed is not None:
             registry.check_allowed(name, caller, allowed)
         tool = registry.get(name)

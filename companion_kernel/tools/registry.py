@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import threading
 import time
+import types
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ArgsKwargs
 
 from companion_kernel.errors import (
     ToolAlreadyRegistered,
@@ -18,7 +20,13 @@ from companion_kernel.errors import (
 )
 from companion_kernel.tools.base import Tool, ToolInfo, tool
 from companion_kernel.tools.cache import CacheStats, ToolCache
-from companion_kernel.tools.executor import BatchItem, ProgressCallback, ToolExecutor, failure
+from companion_kernel.tools.executor import (
+    BatchItem,
+    ProgressCallback,
+    ToolExecutor,
+    failure,
+    settle,
+)
 from companion_kernel.tools.results import ToolResult
 from companion_kernel.tools.schemas import SchemaFormat, render_tool
 
@@ -229,17 +237,20 @@ class ToolRegistry:
         if self.permission_hook is not None:
             self.check_permission(None, found)
         try:
-            args, kwargs = found._binder.validator(*args, **kwargs)
-        except (ValidationError, TypeError) as exc:
+            args, kwargs = found._validate_args(ArgsKwargs(args, kwargs))
+        except ValidationError as exc:
             raise found._binder.error_from(exc) from None
         if not found._direct:
             return self.executor.run(found, args, kwargs)[0]
         try:
-            return found.fn(*args, **kwargs)
+            result = found.fn(*args, **kwargs)
         except ToolError:
             raise
         except (Exception, SystemExit) as exc:
             raise failure(found, exc) from exc
+        if isinstance(result, types.CoroutineType):  # a sync wrapper around a coroutine
+            return settle(found, result)
+        return result
 
     async def aexecute(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         """Async twin of `execute`; sync tools run on a worker thread."""
