@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["DEFAULT_POOLS", "EngineConfig", "IsolationMode", "PoolConfig"]
+from .sandbox.limits import Limits
+
+__all__ = ["DEFAULT_POOLS", "EngineConfig", "IsolationMode", "Limits", "PoolConfig"]
 
 IsolationMode = Literal["require", "auto", "off"]
 
@@ -58,6 +60,9 @@ class EngineConfig(BaseModel):
     """Validator policy applied before code reaches a kernel: `strict`, `standard` or `off`."""
     isolation: IsolationMode = "auto"
     """`require` bubblewrap, use it when it works (`auto`), or run kernels unconfined (`off`)."""
+    limits: Limits = Field(default_factory=Limits)
+    """Per-kernel resource limits (memory, processes, file size, open files, CPU, tmpfs),
+    enforced unless isolation is `off`."""
     runtime_dir: str | None = None
     """Where connection files and ipc sockets live (default: a private temp directory)."""
 

@@ -193,11 +193,19 @@ class Engine:
             "interrupt_mode": "signal",
             "metadata": {},
         }
-        if self._sandboxed:
-            from .sandbox import sandbox_kernel_metadata
+        if self.config.isolation != "off":
+            # Limits apply whenever isolation is not switched off, even where bubblewrap
+            # cannot run (`auto` then warns once and `doctor` says why).
+            from .sandbox import SandboxConfig, kernel_spec_metadata
 
+            sandbox = SandboxConfig(
+                isolate=bool(self._sandboxed),
+                limits=self.config.limits,
+                workdir=str(workdir) if workdir is not None else None,
+                ro_binds=lang.sandbox_binds(),
+            )
             spec["interrupt_mode"] = "message"
-            spec["metadata"] = sandbox_kernel_metadata(lang.name, workdir=workdir)
+            spec["metadata"] = kernel_spec_metadata(sandbox)
         return KernelSpec(**spec)
 
     def _new_kernel(self, language: str) -> KernelHandle:

@@ -24,6 +24,8 @@ class Language:
     check: Callable[[], str | None] = field(default=lambda: None)
     """None when the kernel can be launched here, else what is missing and how to fix it."""
     env: dict[str, str] = field(default_factory=dict)
+    sandbox_binds: Callable[[], tuple[str, ...]] = field(default=tuple)
+    """Host paths the kernel needs read-only inside the sandbox (beyond Python itself)."""
 
     @property
     def kernel_name(self) -> str:
@@ -60,9 +62,17 @@ def _node_check() -> str | None:
     return check_installed()
 
 
+_BASH_LAUNCHER = Path(__file__).resolve().parent.parent / "kernels" / "bash_launcher.py"
+
+
 def _shell_argv() -> list[str]:
-    launcher = Path(__file__).resolve().parent.parent / "kernels" / "bash_launcher.py"
-    return [sys.executable, str(launcher), "-f", "{connection_file}"]
+    return [sys.executable, str(_BASH_LAUNCHER), "-f", "{connection_file}"]
+
+
+def _node_binds() -> tuple[str, ...]:
+    from ..kernels.node import kernel_dir
+
+    return (str(kernel_dir()),)
 
 
 def _shell_check() -> str | None:
@@ -92,6 +102,7 @@ _LANGUAGES: dict[str, Language] = {
             file_extensions=(".js", ".mjs", ".cjs"),
             argv=_node_argv,
             check=_node_check,
+            sandbox_binds=_node_binds,
         ),
         Language(
             name="shell",
@@ -102,6 +113,7 @@ _LANGUAGES: dict[str, Language] = {
             check=_shell_check,
             # bash_kernel colours its prompt; plain output is what callers want.
             env={"TERM": "dumb"},
+            sandbox_binds=lambda: (str(_BASH_LAUNCHER),),
         ),
     )
 }
