@@ -21,10 +21,12 @@ from companion_kernel._kernel import _OneSpecManager
 CELL = "1+1"
 
 
-async def _raw_kernel(engine: Engine, root: Path) -> tuple[AsyncKernelManager, object]:
+async def _raw_kernel(
+    engine: Engine, root: Path, language: str
+) -> tuple[AsyncKernelManager, object]:
     km = AsyncKernelManager(
         kernel_name="companion",
-        kernel_spec_manager=_OneSpecManager(engine.kernel_spec("python")),
+        kernel_spec_manager=_OneSpecManager(engine.kernel_spec(language)),
         transport="ipc",
         ip=str(root / "raw"),
         connection_file=str(root / "raw.json"),
@@ -36,9 +38,9 @@ async def _raw_kernel(engine: Engine, root: Path) -> tuple[AsyncKernelManager, o
     return km, kc
 
 
-async def _raw_execute(kc: object) -> None:
+async def _raw_execute(kc: object, cell: str = CELL) -> None:
     """The hand-written floor: send, read iopub until idle for our request, read the reply."""
-    msg_id = kc.execute(CELL)
+    msg_id = kc.execute(cell)
     while True:
         msg = await kc.get_iopub_msg()
         if (
@@ -70,40 +72,55 @@ async def _naive_once(engine: Engine, root: Path, i: int) -> None:
         await km.shutdown_kernel(now=True)
 
 
+async def engine_vs_raw(language: str, cell: str, n: int) -> tuple[list, list, float]:
+    """Interleaved warm executions: a raw jupyter_client loop and an engine session."""
+    config = EngineConfig(
+        languages=(language,),
+        pools={language: PoolConfig(min_idle=1)},
+        isolation="off",
+        policy="off",
+    )
+    with tempfile.TemporaryDirectory(prefix="ckb-") as tmp:
+        async with Engine(config, tools=False) as engine:
+            await engine.wait_ready()
+            km, kc = await _raw_kernel(engine, Path(tmp), language)
+            try:
+                async with engine.session(language) as session:
+                    for _ in range(20):  # warm both paths
+                        await _raw_execute(kc, cell)
+                        await session.execute(cell)
+                    raw, eng = [], []
+                    for _ in range(n):  # interleaved, so machine noise hits both alike
+                        t0 = time.perf_counter()
+                        await _raw_execute(kc, cell)
+                        t1 = time.perf_counter()
+                        await session.execute(cell)
+                        eng.append(time.perf_counter() - t1)
+                        raw.append(t1 - t0)
+                    idle_pid = engine.pool(language).kernels()[0].pids[0]
+                    rss_mb = psutil.Process(idle_pid).memory_info().rss / 2**20
+            finally:
+                kc.stop_channels()
+                await km.shutdown_kernel(now=True)
+    return raw, eng, rss_mb
+
+
 async def _run(quick: bool) -> dict:
     n = 60 if quick else 300
     n_naive = 3 if quick else 8
     n_acquire = 10 if quick else 30
+    raw, eng, rss_mb = await engine_vs_raw("python", CELL, n)
     config = EngineConfig(
         languages=("python",),
         pools={"python": PoolConfig(min_idle=2, max_kernels=8)},
         isolation="off",
         policy="off",
     )
-    rows, ratios, notes = [], [], []
+    notes = []
     with tempfile.TemporaryDirectory(prefix="ckb-") as tmp:
         root = Path(tmp)
         async with Engine(config) as engine:
             await engine.wait_ready()
-            km, kc = await _raw_kernel(engine, root)
-            try:
-                async with engine.session("python") as session:
-                    for _ in range(20):  # warm both paths
-                        await _raw_execute(kc)
-                        await session.execute(CELL)
-                    raw, eng = [], []
-                    for _ in range(n):  # interleaved, so machine noise hits both alike
-                        t0 = time.perf_counter()
-                        await _raw_execute(kc)
-                        t1 = time.perf_counter()
-                        await session.execute(CELL)
-                        eng.append(time.perf_counter() - t1)
-                        raw.append(t1 - t0)
-                    idle_pid = engine.pool("python").kernels()[0].pids[0]
-                    rss_mb = psutil.Process(idle_pid).memory_info().rss / 2**20
-            finally:
-                kc.stop_channels()
-                await km.shutdown_kernel(now=True)
             naive = []
             for i in range(n_naive):
                 t0 = time.perf_counter()

@@ -16,7 +16,17 @@ __all__ = ["machine_info", "ratio", "run_benchmarks", "summarize", "timed"]
 
 BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
 # Order matters only for reading; each group measures its own pair side by side.
-GROUPS = ("engine", "node_kernel", "shell", "sandbox", "validation", "detection", "tools", "bridge")
+GROUPS = (
+    "engine",
+    "javascript",
+    "node_kernel",
+    "shell",
+    "sandbox",
+    "validation",
+    "detection",
+    "tools",
+    "bridge",
+)
 
 
 def summarize(name: str, samples_s: Sequence[float], **extra: Any) -> dict[str, Any]:

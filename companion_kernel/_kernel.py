@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import json
 import logging
 import os
 import shutil
 import signal
 import uuid
+import weakref
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,12 @@ from .errors import KernelStartError
 log = logging.getLogger(__name__)
 
 __all__ = ["KernelHandle", "LocalKernel"]
+
+# Unread messages ZeroMQ may queue on our side of each kernel socket (its default is 1000).
+# A kernel that floods output would otherwise park up to 1000 messages of any size in the
+# engine's memory; past this cap ZeroMQ stops reading, so the backlog stays in the kernel,
+# under its own memory limit, and its publisher drops what does not fit.
+_RCV_HWM = 32
 
 
 class KernelHandle(ABC):
@@ -152,6 +161,7 @@ class LocalKernel(KernelHandle):
             )
             self._pid = _pid_of(km)
             kc = km.client()
+            kc.context.setsockopt(zmq.RCVHWM, _RCV_HWM)  # default for the sockets made next
             kc.start_channels(hb=False, stdin=False, control=True)
             self._kc = kc
             await asyncio.wait_for(kc.wait_for_ready(timeout=timeout), timeout + 1)
@@ -272,11 +282,58 @@ def _pid_of(km: AsyncKernelManager) -> int | None:
 
 
 async def _get(sock: zmq.asyncio.Socket, session: Any, timeout: float) -> dict[str, Any] | None:
-    if not await sock.poll(int(timeout * 1000)):
-        return None
-    frames = await sock.recv_multipart()
+    # A kernel sends its messages in bursts (busy, input, outputs, idle, reply): take what is
+    # already queued without creating a future and a timer per message, and only wait (with
+    # the liveness timeout) when the queue is empty.
+    shadow = _shadow(sock)
+    while True:
+        try:
+            frames = shadow.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            if not await sock.poll(int(timeout * 1000)):
+                return None
+            continue
+        try:
+            return decode_message(session, frames)
+        except ValueError as exc:  # never let one bad message end an execution
+            log.warning("dropped a message from the kernel: %s", exc)
+
+
+_SHADOWS: weakref.WeakKeyDictionary[zmq.asyncio.Socket, zmq.Socket] = weakref.WeakKeyDictionary()
+
+
+def _shadow(sock: zmq.asyncio.Socket) -> zmq.Socket:
+    """A blocking-API view of the same zmq socket (no copy, no second connection)."""
+    shadow = _SHADOWS.get(sock)
+    if shadow is None:
+        shadow = _SHADOWS[sock] = zmq.Socket.shadow(sock.underlying)
+    return shadow
+
+
+def decode_message(session: Any, frames: list[bytes]) -> dict[str, Any]:
+    """Verify and decode one message; like `Session.deserialize` without date parsing.
+
+    Dates stay ISO strings: nothing here reads them, and parsing them with dateutil cost
+    more than everything else the engine does per message.
+    """
     _, parts = session.feed_identities(frames)
-    return session.deserialize(parts)
+    if len(parts) < 5:
+        raise ValueError(f"malformed message: {len(parts)} frames, at least 5 expected")
+    signed = session.auth is None or (
+        parts[0] and hmac.compare_digest(parts[0], session.sign(parts[1:5]))
+    )
+    if not signed:
+        raise ValueError("invalid message signature")
+    header = json.loads(parts[1])
+    return {
+        "header": header,
+        "msg_id": header.get("msg_id"),
+        "msg_type": header.get("msg_type"),
+        "parent_header": json.loads(parts[2]),
+        "metadata": json.loads(parts[3]),
+        "content": json.loads(parts[4]),
+        "buffers": [memoryview(b) for b in parts[5:]],
+    }
 
 
 def kill_process_tree(pid: int) -> None:

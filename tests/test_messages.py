@@ -122,3 +122,25 @@ class TestCaps:
 
 def test_strip_ansi() -> None:
     assert strip_ansi("\x1b[0;31mZeroDivisionError\x1b[0m: x") == "ZeroDivisionError: x"
+
+
+class TestDecode:
+    def test_signed_message_roundtrip_and_tampering(self) -> None:
+        import pytest
+        from jupyter_client.session import Session
+
+        from companion_kernel._kernel import decode_message
+
+        session = Session(key=b"secret")
+        msg = session.msg("stream", {"name": "stdout", "text": "hi"})
+        frames = session.serialize(msg)
+        decoded = decode_message(session, frames)
+        assert decoded["content"] == {"name": "stdout", "text": "hi"}
+        assert decoded["header"]["msg_type"] == "stream"
+        assert decoded["parent_header"] == {}
+        tampered = [*frames]
+        tampered[-1] = b'{"name": "stdout", "text": "evil"}'
+        with pytest.raises(ValueError, match="signature"):
+            decode_message(session, tampered)
+        with pytest.raises(ValueError, match="malformed"):
+            decode_message(session, frames[:3])

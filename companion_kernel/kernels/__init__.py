@@ -1,0 +1,1 @@
+"""Kernels and kernel launchers shipped with companion_kernel (our Node kernel: ``node/``)."""

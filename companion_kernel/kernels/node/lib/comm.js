@@ -1,0 +1,151 @@
+"use strict";
+// Jupyter comms in both directions, exposed to user code as `$$.comm`.
+
+const crypto = require("crypto");
+const { formatError } = require("./display");
+
+function toBuffers(buffers) {
+  if (!buffers) return [];
+  return buffers.map((b) => {
+    if (Buffer.isBuffer(b)) return b;
+    if (ArrayBuffer.isView(b)) return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    if (b instanceof ArrayBuffer) return Buffer.from(b);
+    return Buffer.from(String(b));
+  });
+}
+
+class Comm {
+  /** One end of a comm: `send`, `onMsg`, `onClose`, `close`. */
+  constructor(manager, id, target) {
+    this.id = id;
+    this.target = target;
+    this.closed = false;
+    this._manager = manager;
+    this._onMsg = [];
+    this._onClose = [];
+  }
+
+  send(data, metadata, buffers) {
+    if (this.closed) throw new Error(`comm ${this.id} (${this.target}) is closed`);
+    this._manager.publish("comm_msg", { comm_id: this.id, data: data === undefined ? {} : data }, metadata, buffers);
+    return this;
+  }
+
+  onMsg(callback) {
+    this._onMsg.push(callback);
+    return this;
+  }
+
+  onClose(callback) {
+    this._onClose.push(callback);
+    return this;
+  }
+
+  close(data, metadata) {
+    if (this.closed) return;
+    this.closed = true;
+    this._manager.comms.delete(this.id);
+    this._manager.publish("comm_close", { comm_id: this.id, data: data === undefined ? {} : data }, metadata);
+  }
+}
+
+class CommManager {
+  constructor(kernel) {
+    this.kernel = kernel;
+    this.comms = new Map();
+    this.targets = new Map();
+    const self = this;
+    this.api = Object.freeze({
+      open(target, data, metadata, buffers) {
+        return self.open(String(target), data, metadata, buffers);
+      },
+      registerTarget(name, callback) {
+        if (typeof callback !== "function") throw new TypeError("registerTarget(name, callback): callback must be a function");
+        self.targets.set(String(name), callback);
+      },
+      unregisterTarget(name) {
+        return self.targets.delete(String(name));
+      },
+      get(id) {
+        return self.comms.get(id);
+      },
+      list() {
+        return [...self.comms.values()];
+      },
+    });
+  }
+
+  get executor() {
+    return this.kernel.executor;
+  }
+
+  publish(type, content, metadata, buffers) {
+    const ctx = this.executor.context();
+    this.kernel.publish(type, content, ctx ? ctx.parent : {}, metadata || {}, toBuffers(buffers));
+  }
+
+  open(target, data, metadata, buffers) {
+    const comm = new Comm(this, crypto.randomUUID().replace(/-/g, ""), target);
+    this.comms.set(comm.id, comm);
+    this.publish("comm_open", { comm_id: comm.id, target_name: target, data: data === undefined ? {} : data }, metadata, buffers);
+    return comm;
+  }
+
+  _call(callbacks, msg, ...args) {
+    for (const cb of callbacks) {
+      this.executor.runFor(msg, () => {
+        try {
+          const r = cb(...args);
+          if (r && typeof r.then === "function") r.then(null, (e) => this._report(e));
+        } catch (e) {
+          this._report(e);
+        }
+      });
+    }
+  }
+
+  _report(error) {
+    const e = formatError(error);
+    this.executor.write("stderr", `Error in comm handler: ${e.traceback.join("\n")}\n`);
+  }
+
+  _view(msg) {
+    return { header: msg.header, content: msg.content, metadata: msg.metadata, buffers: msg.buffers };
+  }
+
+  handleOpen(msg) {
+    const { comm_id: id, target_name: target, data } = msg.content;
+    const callback = this.targets.get(target);
+    if (!callback) {
+      // Tell the other side there is nobody here (ipykernel does the same).
+      this.kernel.publish("comm_close", { comm_id: id, data: {} }, msg.header);
+      return;
+    }
+    const comm = new Comm(this, id, target);
+    this.comms.set(id, comm);
+    this._call([callback], msg, comm, data, this._view(msg));
+  }
+
+  handleMsg(msg) {
+    const comm = this.comms.get(msg.content.comm_id);
+    if (comm) this._call(comm._onMsg, msg, msg.content.data, this._view(msg));
+  }
+
+  handleClose(msg) {
+    const comm = this.comms.get(msg.content.comm_id);
+    if (!comm) return;
+    comm.closed = true;
+    this.comms.delete(comm.id);
+    this._call(comm._onClose, msg, msg.content.data, this._view(msg));
+  }
+
+  info(targetName) {
+    const comms = {};
+    for (const c of this.comms.values()) {
+      if (!targetName || c.target === targetName) comms[c.id] = { target_name: c.target };
+    }
+    return comms;
+  }
+}
+
+module.exports = { CommManager, Comm };
