@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .sandbox.limits import Limits
+from .validation.policy import Policy, get_policy
 
 __all__ = ["DEFAULT_POOLS", "EngineConfig", "IsolationMode", "Limits", "PoolConfig"]
 
@@ -56,8 +57,9 @@ class EngineConfig(BaseModel):
     """Largest code accepted in one execution."""
     session_idle_timeout_s: float | None = Field(900.0, gt=0)
     """Sessions unused for this long are closed (None: never)."""
-    policy: str = "standard"
-    """Validator policy applied before code reaches a kernel: `strict`, `standard` or `off`."""
+    policy: str | Policy = "standard"
+    """Validator policy applied before code reaches a kernel: a preset name (`strict`,
+    `standard`, `off`) or a `Policy` with your own allow- and block-lists."""
     isolation: IsolationMode = "auto"
     """`require` bubblewrap, use it when it works (`auto`), or run kernels unconfined (`off`)."""
     limits: Limits = Field(default_factory=Limits)
@@ -72,6 +74,12 @@ class EngineConfig(BaseModel):
         from .languages import canonical_language
 
         return tuple(dict.fromkeys(canonical_language(v) for v in value))
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, value: str | Policy) -> str | Policy:
+        get_policy(value)  # unknown preset names fail here, not at the first execution
+        return value
 
     def pool(self, language: str) -> PoolConfig:
         """The pool settings of `language`."""

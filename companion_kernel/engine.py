@@ -392,9 +392,14 @@ class Engine:
             return await target.execute(code, timeout=timeout, policy=policy, **callbacks)
         text = _check_code(code, self.config.max_code_bytes)
         lang = self.resolve_language(text, language)
-        one_shot = self.session(lang, policy=policy)
+        started = time.monotonic()
+        rejected = self._validate(text, lang, policy)
+        if rejected is not None:  # no kernel is even acquired for rejected code
+            rejected.duration_s = time.monotonic() - started
+            return rejected
+        one_shot = self.session(lang)
         try:
-            result = await one_shot.execute(text, timeout=timeout, **callbacks)
+            result = await one_shot.execute(text, timeout=timeout, validate=False, **callbacks)
         finally:
             await one_shot.close()
         result.session_id = None

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .validation.report import Violation
+
 __all__ = [
     "DisplayDataOutput",
     "ErrorInfo",
@@ -124,7 +126,7 @@ class ExecutionResult(_Model):
     """Output went past the byte cap and was cut (a marker shows where)."""
     state_lost: bool = False
     """The kernel was restarted or replaced: variables from earlier cells are gone."""
-    violations: list[Any] = Field(default_factory=list)
+    violations: list[Violation] = Field(default_factory=list)
     """Validator findings (set when status is `rejected`)."""
     session_id: str | None = None
     """The session that ran it (None for a one-shot execution)."""

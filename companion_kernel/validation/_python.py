@@ -1,0 +1,946 @@
+"""Python checks: judge what the IPython kernel will actually run, with one `ast` walk.
+
+Pipeline: IPython syntax (``!cmd``, ``%magic``, ``%%cell``, ``x?``, prompts) is rewritten
+by IPython's own ``TransformerManager`` - only when a cheap regular expression says the
+cell could contain such syntax. The result is parsed once with `ast` (identifiers come
+out NFKC-normalised, so look-alike letters cannot hide ``eval``). A lexical scan of the
+source then decides how much to walk: ordinary code that mentions no trigger word (a
+blocked name, a dunder, a frame attribute, ``getattr``, ``type``, ...) only has its import
+statements checked; anything else gets the full single-pass walk.
+
+What the walk rejects, and why:
+
+- imports outside the policy's module allow-list, relative imports, and ``import a.b``
+  that would bind a blocked ``a``;
+- blocked built-ins (``eval``, ``exec``, ``compile``, ``open``, ``globals``, ...) whether
+  called, aliased or passed around;
+- dunder attributes and names that are not ordinary protocol methods (``__class__``,
+  ``__subclasses__``, ``__globals__``, ``__builtins__``, ...), and frame, generator,
+  coroutine, traceback and code-object internals (``gi_frame``, ``f_back``, ``co_code``);
+- attributes through which an allowed module hands out a blocked one or an internal helper
+  that runs code (``typing.sys``, ``dataclasses.builtins``, ``collections._sys``,
+  ``dataclasses._create_fn``, ``uuid._get_command_stdout``), found by introspecting the
+  allowed standard-library modules once per policy;
+- evaluators of strings: ``typing.get_type_hints``, ``ForwardRef``, ``singledispatch``
+  (string annotations are themselves checked as code), ``string.Formatter.get_field``;
+- ``getattr``/``setattr``/``delattr``/``hasattr`` and ``operator.attrgetter``/``methodcaller``
+  unless called directly with a literal, harmless name; three-argument ``type(...)``;
+- format strings with attribute or index fields that reach dunders (``"{0.__class__}"``);
+- shell escapes and magics, unless the policy allows them (bodies of ``%time``/``%timeit``
+  and ``%%bash`` are validated in turn).
+"""
+
+from __future__ import annotations
+
+import _string  # the str.format field parser, the same code str.format uses
+import ast
+import bisect
+import gc
+import importlib
+import re
+import sys
+import threading
+import types
+import unicodedata
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ._budget import BudgetExceeded, run_with_budget
+from ._common import Collector, char_column, names, position_of, split_lines
+from .policy import Policy, PythonPolicy
+from .report import Violation
+
+_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# For ASCII text, maximal runs of identifier characters are a superset of its identifiers.
+_NOT_WORD = str.maketrans(
+    {chr(i): " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")}
+)
+# String escapes can spell a dunder that the raw source does not show.
+_ESCAPE_RE = re.compile(r"\\[xuUN0-7]")
+# What IPython's input transformer could rewrite: escapes at a line start (!, %, ?, /, ",",
+# ;), `x = !cmd`, `x?`, pasted prompts, an indented first line. Cheap tests first.
+_IPYTHON_LINE_RE = re.compile(r"\n[ \t]*(?:[!%/,;]|\.\.\.)")
+_IPYTHON_ASSIGN_RE = re.compile(r"=[ \t]*[!%]")
+_IPYTHON_INDENT_RE = re.compile(r"(?:[ \t]*\r?\n)*[ \t]+\S")
+_MAX_NESTING = 4
+TRANSFORM_BUDGET_S = 2.0
+
+_ARITHMETIC = names(
+    """add sub mul matmul truediv floordiv mod divmod pow lshift rshift and xor or"""
+)
+SAFE_DUNDER_ATTRIBUTES = names(
+    """__init__ __new__ __post_init__ __repr__ __str__ __format__ __hash__ __bool__ __len__
+    __length_hint__ __iter__ __next__ __aiter__ __anext__ __reversed__ __contains__ __getitem__
+    __setitem__ __delitem__ __missing__ __enter__ __exit__ __aenter__ __aexit__ __await__
+    __call__ __eq__ __ne__ __lt__ __le__ __gt__ __ge__ __neg__ __pos__ __abs__ __invert__
+    __round__ __trunc__ __floor__ __ceil__ __index__ __int__ __float__ __complex__ __bytes__
+    __copy__ __deepcopy__ __sizeof__ __fspath__ __init_subclass__ __class_getitem__ __set_name__
+    __name__ __qualname__ __doc__ __module__ __wrapped__ __members__ __version__ __all__
+    __slots__ __match_args__ __file__"""
+) | frozenset(f"__{p}{op}__" for op in _ARITHMETIC for p in ("", "r", "i"))
+SAFE_DUNDER_NAMES = SAFE_DUNDER_ATTRIBUTES | {"__debug__"}
+# Module globals whose rebinding changes how imports or builtins resolve.
+_DUNDER_STORE_BLOCKED = names(
+    """__builtins__ __import__ __loader__ __spec__ __package__ __path__ __name__ __build_class__
+    __class__ __dict__ __annotations__"""
+)
+_DUNDER_DEFINITIONS = frozenset({"__reduce__", "__reduce_ex__"})
+_DYNAMIC_ATTR_FUNCS = frozenset({"getattr", "setattr", "delattr", "hasattr"})
+_ATTR_GETTERS = frozenset({"attrgetter", "methodcaller"})
+
+_FRAME_ATTRIBUTES = names(
+    """gi_frame gi_code gi_yieldfrom cr_frame cr_code cr_await cr_origin ag_frame ag_code ag_await
+    f_back f_builtins f_code f_globals f_locals f_trace f_lasti tb_frame tb_next tb_lasti
+    co_code co_consts co_names co_varnames co_freevars co_cellvars co_filename co_lnotab
+    co_linetable co_exceptiontable cell_contents func_globals func_code func_closure _getframe
+    _current_frames settrace setprofile"""
+)
+_MODULE_ATTRIBUTES = names(
+    """sys _sys os _os builtins _builtins bltns subprocess _posixsubprocess importlib _imp
+    _bootstrap _bootstrap_external _frozen_importlib _frozen_importlib_external inspect types
+    _types ctypes _ctypes posix nt codecs gc marshal pickle _pickle socket _socket _thread
+    _create_fn _get_command_stdout _old_targets _stream"""
+)
+_EVALUATORS = {
+    "get_type_hints": "evaluates string annotations as code",
+    "ForwardRef": "holds a string that typing evaluates as code",
+    "_eval_type": "evaluates forward references as code",
+    "_evaluate": "evaluates a forward reference as code",
+    "get_annotations": "can evaluate string annotations as code",
+    "singledispatch": "its register() evaluates string annotations as code",
+    "singledispatchmethod": "its register() evaluates string annotations as code",
+    "get_field": "looks up arbitrary attribute paths from a string",
+    "CodeType": "builds code objects from raw bytecode",
+    "get_objects": "hands out every object in the interpreter",
+    "get_referrers": "hands out objects that refer to a value",
+    "get_referents": "hands out objects a value refers to",
+    "enable_load_extension": "loads native code into the interpreter",
+    "load_extension": "loads native code into the interpreter",
+}
+_NETWORK_OR_PROCESS = names(
+    """create_subprocess_exec create_subprocess_shell subprocess_exec subprocess_shell
+    open_connection open_unix_connection start_server start_unix_server create_connection
+    create_unix_connection create_datagram_endpoint create_server sock_connect"""
+)
+# Reached through allowed modules but harmless: traverse them, do not block their names.
+_HARMLESS_MODULES = names(
+    """keyword struct binascii warnings copyreg platform _string _sre _random _hashlib _locale
+    _struct _bisect _heapq _json _datetime _pydatetime _decimal _pydecimal _functools
+    _collections _collections_abc _operator _abc _weakref _weakrefset _blake2 _sha1 _sha2
+    _sha256 _sha512 _sha3 _md5 _statistics _bz2 _lzma _csv _queue _contextvars _uuid"""
+)
+_DANGEROUS_CODE_NAMES = names(
+    """exec eval compile __import__ system popen Popen check_output getoutput _getframe modules
+    open import_module builtins subprocess os _os sys _sys"""
+)
+_GENERIC_BUILTINS = frozenset({"list", "dict", "tuple", "set", "frozenset", "type"})
+_CODE_MAGICS = frozenset({"time", "timeit", "prun"})
+_SHELL_MAGICS = frozenset({"bash", "sh"})
+_IPYTHON_METHODS = frozenset({"system", "getoutput", "run_line_magic", "run_cell_magic"})
+
+
+def module_allowed(name: str, allowed: frozenset[str], blocked: frozenset[str]) -> bool:
+    """Longest matching prefix decides; a tie (or no match) blocks."""
+    parts = name.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in blocked:
+            return False
+        if prefix in allowed:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """A `PythonPolicy` compiled into lookup tables."""
+
+    policy: PythonPolicy
+    blocked_builtins: frozenset[str]
+    attributes: dict[str, tuple[str, str]]  # name -> (rule, reason)
+    triggers: frozenset[str]
+    star_unsafe: frozenset[str] = field(default_factory=frozenset)
+    module_cache: dict[str, bool] = field(default_factory=dict, compare=False, hash=False)
+
+    def module_allowed(self, name: str) -> bool:
+        decision = self.module_cache.get(name)
+        if decision is None:
+            policy = self.policy
+            decision = module_allowed(name, policy.allowed_modules, policy.blocked_modules)
+            if len(self.module_cache) < 4096:
+                self.module_cache[name] = decision
+        return decision
+
+    def attribute_problem(self, name: str) -> tuple[str, str] | None:
+        """(rule, reason) when ``name`` may not be used as an attribute."""
+        if len(name) > 4 and name[:2] == "__" and name[-2:] == "__":
+            if name in SAFE_DUNDER_ATTRIBUTES:
+                return None
+            hint = "; use type(x) instead" if name == "__class__" else ""
+            return (
+                "python.dunder",
+                f"dunder attribute {name!r} can lead out of the sandbox (class hierarchy, "
+                f"globals, builtins, code objects){hint}",
+            )
+        return self.attributes.get(name)
+
+
+def _code_names(code: types.CodeType, acc: set[str]) -> set[str]:
+    acc.update(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _code_names(const, acc)
+    return acc
+
+
+def _runs_dangerous_code(value: object) -> bool:
+    if isinstance(value, types.FunctionType):
+        codes = [value.__code__]
+    elif isinstance(value, type):
+        codes = [f.__code__ for f in vars(value).values() if isinstance(f, types.FunctionType)]
+    else:
+        return False
+    names: set[str] = set()
+    for code in codes:
+        _code_names(code, names)
+    return bool(names & _DANGEROUS_CODE_NAMES)
+
+
+def _introspect(policy: PythonPolicy) -> tuple[dict[str, str], frozenset[str]]:
+    """Attribute names through which allowed stdlib modules leak, and star-unsafe modules."""
+    leaks: dict[str, str] = {}
+    star_unsafe: set[str] = set()
+    stdlib = sys.stdlib_module_names
+    todo: list[types.ModuleType] = []
+    for name in sorted(policy.allowed_modules):
+        if name.split(".")[0] not in stdlib or name == "__future__":
+            continue
+        if not module_allowed(name, policy.allowed_modules, policy.blocked_modules):
+            continue
+        try:
+            todo.append(importlib.import_module(name))
+        except Exception:  # a module missing on this platform simply adds nothing
+            continue
+    seen: set[str] = set()
+    while todo:
+        module = todo.pop()
+        if module.__name__ in seen:
+            continue
+        seen.add(module.__name__)
+        if not hasattr(module, "__all__"):
+            star_unsafe.add(module.__name__)
+        for key, value in list(vars(module).items()):
+            if isinstance(value, types.ModuleType):
+                target = value.__name__
+                allowed = module_allowed(target, policy.allowed_modules, policy.blocked_modules)
+                if allowed or target in _HARMLESS_MODULES:
+                    if target.split(".")[0] in stdlib or target in _HARMLESS_MODULES:
+                        todo.append(value)
+                else:
+                    leaks[key] = f"hands out the module {target!r}, which is not allowed"
+            elif key.startswith("_") and not key.endswith("__") and _runs_dangerous_code(value):
+                leaks[key] = f"is an internal helper of {module.__name__!r} that can run code"
+    return leaks, frozenset(star_unsafe)
+
+
+@lru_cache(maxsize=32)
+def compile_rules(policy: PythonPolicy) -> _Rules:
+    """Lookup tables for a policy (cached: policies are frozen and hashable)."""
+    attributes: dict[str, tuple[str, str]] = {}
+    for name in _FRAME_ATTRIBUTES:
+        attributes[name] = (
+            "python.frame",
+            f"attribute {name!r} exposes frame, generator, traceback or code internals "
+            "(a way to the globals and builtins of other code)",
+        )
+    leaks, star_unsafe = _introspect(policy)
+    for name in _MODULE_ATTRIBUTES:
+        leaks.setdefault(name, "can hand out a module or helper that is not allowed")
+    for name, reason in leaks.items():
+        attributes.setdefault(name, ("python.module-attribute", f"attribute {name!r} {reason}"))
+    for name, reason in _EVALUATORS.items():
+        attributes[name] = ("python.evaluator", f"{name!r} {reason}")
+    for name in _NETWORK_OR_PROCESS:
+        attributes[name] = ("python.module-attribute", f"{name!r} starts processes or sockets")
+    for name in policy.blocked_attributes:
+        attributes[name] = ("python.attribute", f"attribute {name!r} is blocked by the policy")
+    triggers = (
+        frozenset(attributes)
+        | policy.blocked_builtins
+        | _DYNAMIC_ATTR_FUNCS
+        | _ATTR_GETTERS
+        | {"type", "TypeVar", "get_ipython"}
+    )
+    return _Rules(
+        policy=policy,
+        blocked_builtins=policy.blocked_builtins,
+        attributes=attributes,
+        triggers=triggers,
+        star_unsafe=star_unsafe,
+    )
+
+
+def _may_use_ipython_syntax(code: str) -> bool:
+    """False only when IPython's transformer certainly leaves ``code`` as it is."""
+    return (
+        "?" in code
+        or ">>>" in code
+        or "In [" in code
+        or (code[:1] != "" and code[:1] in "!%/,;")
+        or code.startswith("...")
+        or _IPYTHON_LINE_RE.search(code) is not None
+        or _IPYTHON_ASSIGN_RE.search(code) is not None
+        or _IPYTHON_INDENT_RE.match(code) is not None
+    )
+
+
+def _words(source: str) -> set[str]:
+    if source.isascii():
+        return set(source.translate(_NOT_WORD).split())
+    return set(_WORD_RE.findall(source))
+
+
+def _needs_full_walk(source: str, words: set[str], rules: _Rules) -> bool:
+    if not source.isascii() or _ESCAPE_RE.search(source) or not words.isdisjoint(rules.triggers):
+        return True
+    return "__" in source and any(w[:2] == "__" and w not in SAFE_DUNDER_NAMES for w in words)
+
+
+def _text_could_matter(text: str, rules: _Rules) -> bool:
+    """Could this string, read as code or as a format field, break a rule?"""
+    if not text.isascii():
+        return True
+    return _needs_full_walk(text, _words(text), rules)
+
+
+_transformer_lock = threading.Lock()
+_transformer = None
+
+
+def _ipython_transform(source: str) -> str:
+    global _transformer
+    with _transformer_lock:
+        if _transformer is None:
+            from IPython.core.inputtransformer2 import TransformerManager
+
+            _transformer = TransformerManager()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _transformer.transform_cell(source)
+
+
+def _parse(source: str, mode: str = "exec") -> ast.AST:
+    # SyntaxWarnings (invalid escapes, `is` with a literal) are the kernel's business; under
+    # `-W error` they would otherwise turn valid code into a SyntaxError here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source, "<cell>", mode)
+
+
+def _import_lines(source: str) -> list[int]:
+    """Lines on which the text ``import`` appears (a superset of import statements)."""
+    lines: list[int] = []
+    line, counted = 1, 0
+    index = source.find("import")
+    while index >= 0:
+        line += source.count("\n", counted, index)
+        counted = index
+        if not lines or lines[-1] != line:
+            lines.append(line)
+        index = source.find("import", index + 6)
+    return lines
+
+
+def _leading_blank_lines(source: str) -> int:
+    count = 0
+    for line in source.splitlines():
+        if line and not line.isspace():
+            break
+        count += 1
+    return count
+
+
+def _literal_str(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _normalised(name: str) -> str:
+    return name if name.isascii() else unicodedata.normalize("NFKC", name)
+
+
+ShellCheck = Callable[[str, Policy, int], list[Violation]]
+
+
+class _Checker:
+    """One pass over one tree; violations go to ``out``."""
+
+    def __init__(
+        self,
+        rules: _Rules,
+        policy: Policy,
+        source: str,
+        out: Collector,
+        line_shift: int = 0,
+        depth: int = 0,
+        origin: tuple[int, int, str, str] | None = None,
+    ) -> None:
+        self.rules = rules
+        self.policy = policy
+        self.source = source
+        self.out = out
+        self.line_shift = line_shift
+        self.depth = depth
+        # For code found inside a string: report at the string, with this prefix.
+        self.origin = origin
+        self.handled: set[int] = set()
+        self._lines: list[str] | None = None
+
+    # -- reporting ----------------------------------------------------------------------
+
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = split_lines(self.source)
+        return self._lines
+
+    def locate(self, node: ast.AST) -> tuple[int, int, str]:
+        """1-based line and column of ``node``, and its source text."""
+        lineno = getattr(node, "lineno", 1)
+        col = getattr(node, "col_offset", 0)
+        lines = self.lines()
+        text = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+        raw = text.encode("utf-8", "surrogatepass")
+        end_col = getattr(node, "end_col_offset", None)
+        if getattr(node, "end_lineno", lineno) == lineno and end_col is not None:
+            snippet = raw[col:end_col].decode("utf-8", "replace")
+        else:
+            snippet = raw[col:].decode("utf-8", "replace")
+        return lineno + self.line_shift, char_column(text, col) + 1, snippet or text
+
+    def report(self, rule: str, message: str, node: ast.AST) -> None:
+        if self.origin is not None:
+            line, column, snippet, prefix = self.origin
+            self.out.add(rule, f"{prefix}: {message}", line, column, snippet)
+        else:
+            line, column, snippet = self.locate(node)
+            self.out.add(rule, message, line, column, snippet)
+
+    def origin_of(self, node: ast.AST, prefix: str) -> tuple[int, int, str, str]:
+        """Where code nested in ``node`` (a string) is reported, and the message prefix."""
+        if self.origin is not None:
+            line, column, snippet, outer = self.origin
+            return line, column, snippet, f"{outer}: {prefix}"
+        return (*self.locate(node), prefix)
+
+    # -- walks --------------------------------------------------------------------------
+
+    def walk(self, tree: ast.AST) -> None:
+        handlers = _HANDLERS
+        out = self.out
+        for node in ast.walk(tree):
+            handler = handlers.get(type(node))
+            if handler is not None:
+                handler(self, node)
+                if out.full:
+                    return
+
+    def walk_imports(self, tree: ast.Module, lines: list[int]) -> None:
+        """Check only import statements, found through the lines where the word appears."""
+        self._imports_in(tree.body, lines)
+
+    def _imports_in(self, body: list[ast.stmt], lines: list[int]) -> None:
+        starts = [stmt.lineno for stmt in body]
+        seen: set[int] = set()
+        for line in lines:
+            index = bisect.bisect_right(starts, line) - 1
+            # Statements holding `line` are contiguous (several can share one line).
+            while index >= 0 and (body[index].end_lineno or starts[index]) >= line:
+                stmt = body[index]
+                index -= 1
+                if id(stmt) in seen:
+                    continue
+                seen.add(id(stmt))
+                kind = type(stmt)
+                if kind is ast.Import:
+                    self.import_(stmt)  # type: ignore[arg-type]
+                elif kind is ast.ImportFrom:
+                    self.import_from(stmt)  # type: ignore[arg-type]
+                else:
+                    self._imports_below(stmt, lines)
+
+    def _imports_below(self, stmt: ast.AST, lines: list[int]) -> None:
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(stmt, name, None)
+            if block:
+                self._imports_in(block, lines)
+        for handler in getattr(stmt, "handlers", ()):
+            self._imports_in(handler.body, lines)
+        for case in getattr(stmt, "cases", ()):  # match_case has no position of its own
+            self._imports_in(case.body, lines)
+
+    # -- imports ------------------------------------------------------------------------
+
+    def import_(self, node: ast.Import) -> None:
+        for alias in node.names:
+            name = alias.name
+            if not self.rules.module_allowed(name):
+                self.report("python.import", self._module_message(name), node)
+            elif "." in name and alias.asname is None:
+                top = name.split(".")[0]
+                if not self.rules.module_allowed(top):
+                    self.report(
+                        "python.import",
+                        f"'import {name}' also binds {top!r}, which is not allowed; "
+                        f"write 'import {name} as ...' or 'from {name} import ...'",
+                        node,
+                    )
+
+    def import_from(self, node: ast.ImportFrom) -> None:
+        if node.level:
+            self.report(
+                "python.import",
+                "relative imports are not allowed (they resolve against __package__, "
+                "which code can point at any package)",
+                node,
+            )
+            return
+        module = node.module or ""
+        if module == "__future__":
+            return
+        module_ok = self.rules.module_allowed(module)
+        for alias in node.names:
+            name = alias.name
+            if name == "*":
+                if not module_ok:
+                    self.report("python.import", self._module_message(module), node)
+                elif module in self.rules.star_unsafe:
+                    self.report(
+                        "python.import",
+                        f"'from {module} import *' would also import the modules it uses "
+                        f"({module!r} has no __all__); import names explicitly",
+                        node,
+                    )
+                continue
+            submodule_ok = self.rules.module_allowed(f"{module}.{name}")
+            if not submodule_ok:  # blocked outright, or by a more specific entry
+                shown = f"{module}.{name}" if module_ok else module
+                self.report("python.import", self._module_message(shown), node)
+                return
+            problem = self.rules.attribute_problem(_normalised(name))
+            if problem is not None:
+                self.report(problem[0], f"importing {name!r}: {problem[1]}", node)
+            elif alias.asname and name in _ATTR_GETTERS:
+                self.report(
+                    "python.dynamic-attribute",
+                    f"{name!r} may not be renamed on import (its arguments are checked by name)",
+                    node,
+                )
+
+    def _module_message(self, name: str) -> str:
+        shown = name or "(empty)"
+        if not name:
+            return "import without a module name"
+        if module_allowed(name, frozenset({name}), self.rules.policy.blocked_modules):
+            why = "is not on the policy's module allow-list"
+        else:
+            why = "is blocked: it can run code, reach the interpreter or the system"
+        return f"module {shown!r} {why} (policy {self.policy.name!r})"
+
+    # -- names and attributes -----------------------------------------------------------
+
+    def name(self, node: ast.Name) -> None:
+        if id(node) in self.handled:
+            return
+        name = node.id
+        if type(node.ctx) is not ast.Load:
+            if name in _DUNDER_STORE_BLOCKED:
+                self.report(
+                    "python.dunder",
+                    f"rebinding {name!r} changes how imports or builtins resolve",
+                    node,
+                )
+            return
+        if name in self.rules.blocked_builtins:
+            self.report("python.builtin", _builtin_message(name, self.policy.name), node)
+        elif name in _DYNAMIC_ATTR_FUNCS or name in _ATTR_GETTERS:
+            self.report(
+                "python.dynamic-attribute",
+                f"{name!r} may only be called directly with a literal, harmless attribute "
+                "name (passing it around hides which attribute it reaches)",
+                node,
+            )
+        elif name in _EVALUATORS:
+            self.report("python.evaluator", f"{name!r} {_EVALUATORS[name]}", node)
+        elif (
+            len(name) > 4
+            and name[:2] == "__"
+            and name[-2:] == "__"
+            and name not in SAFE_DUNDER_NAMES
+        ):
+            self.report(
+                "python.dunder",
+                f"name {name!r} reaches interpreter internals (builtins, loader, globals)",
+                node,
+            )
+
+    def attribute(self, node: ast.Attribute) -> None:
+        if id(node) in self.handled:
+            return
+        problem = self.rules.attribute_problem(node.attr)
+        if problem is not None:
+            self.report(problem[0], problem[1], node)
+
+    def _literal_attribute(self, node: ast.AST, value: ast.AST | None, func: str) -> None:
+        """A literal attribute name given to getattr & co; non-literals are rejected."""
+        text = _literal_str(value)
+        if text is None:
+            self.report(
+                "python.dynamic-attribute",
+                f"{func}() needs a literal attribute name here; a computed name can spell "
+                "any blocked attribute",
+                node,
+            )
+            return
+        names = text.split(".") if func in ("attrgetter", "methodcaller") else [text]
+        for part in names:
+            problem = self.rules.attribute_problem(_normalised(part))
+            if problem is not None:
+                self.report(problem[0], f"{func}({text!r}): {problem[1]}", node)
+                return
+
+    # -- calls --------------------------------------------------------------------------
+
+    def call(self, node: ast.Call) -> None:
+        func = node.func
+        kind = type(func)
+        if kind is ast.Name:
+            name = func.id
+            if name in _DYNAMIC_ATTR_FUNCS and name not in self.rules.blocked_builtins:
+                self.handled.add(id(func))
+                self._literal_attribute(node, node.args[1] if len(node.args) > 1 else None, name)
+            elif name in _ATTR_GETTERS:
+                self.handled.add(id(func))
+                self._attr_getter(node, name)
+            elif name == "type" and (len(node.args) != 1 or node.keywords):
+                self.report(
+                    "python.type-call",
+                    "type() with three arguments builds classes from a dictionary of "
+                    "(possibly dunder) names; use a class statement",
+                    node,
+                )
+            elif name == "TypeVar":
+                self._forward_ref_args(node)
+        elif kind is ast.Attribute:
+            attr = func.attr
+            if attr in _ATTR_GETTERS:
+                self._attr_getter(node, attr)
+            elif attr in ("__setattr__", "__delattr__"):
+                self.handled.add(id(func))
+                self._literal_attribute(node, node.args[1] if len(node.args) > 1 else None, attr)
+            elif attr == "TypeVar":
+                self._forward_ref_args(node)
+            elif attr in _IPYTHON_METHODS and _is_get_ipython_call(func.value):
+                self.handled.add(id(func.value.func))  # type: ignore[attr-defined]
+                self._ipython(node, attr)
+
+    def _attr_getter(self, node: ast.Call, name: str) -> None:
+        if not node.args:
+            self._literal_attribute(node, None, name)
+        for arg in node.args if name == "attrgetter" else node.args[:1]:
+            self._literal_attribute(node, arg, name)
+
+    # -- strings that become code -------------------------------------------------------
+
+    def constant(self, node: ast.Constant) -> None:
+        value = node.value
+        if type(value) is str and "{" in value and _text_could_matter(value, self.rules):
+            self._format_fields(node, value, 0)
+
+    def _format_fields(self, node: ast.AST, text: str, level: int) -> None:
+        try:
+            parsed = list(_string.formatter_parser(text))
+        except ValueError:
+            return  # not a valid format string: str.format would raise
+        for _literal, field_name, spec, _conversion in parsed:
+            if field_name:
+                try:
+                    _first, rest = _string.formatter_field_name_split(field_name)
+                    parts = list(rest)
+                except ValueError:
+                    parts = []
+                for _is_attr, key in parts:
+                    if not isinstance(key, str):
+                        continue
+                    problem = self.rules.attribute_problem(_normalised(key))
+                    if problem is not None:
+                        self.report(
+                            "python.format-string",
+                            f"format field {{{field_name}}} reads {key!r}: {problem[1]}",
+                            node,
+                        )
+                        return
+            if spec and "{" in spec and level < 2:
+                self._format_fields(node, spec, level + 1)
+
+    def _forward_ref(self, node: ast.AST) -> None:
+        """A string that typing may evaluate as an expression: check it as code."""
+        text = _literal_str(node)
+        if text is None or not _text_could_matter(text, self.rules):
+            return
+        if self.depth >= _MAX_NESTING:
+            self.report("python.syntax", "strings nested too deeply to check", node)
+            return
+        try:
+            tree = _parse(text.strip(), "eval")
+        except Exception:
+            return  # typing cannot evaluate it either
+        origin = self.origin_of(node, "string evaluated as a type (forward reference)")
+        inner = _Checker(
+            self.rules, self.policy, text, self.out, depth=self.depth + 1, origin=origin
+        )
+        inner.walk(tree)
+
+    def _forward_refs_in(self, annotation: ast.AST | None) -> None:
+        if annotation is None:
+            return
+        for sub in ast.walk(annotation):
+            if type(sub) is ast.Constant:
+                self._forward_ref(sub)
+
+    def _forward_ref_args(self, node: ast.Call) -> None:
+        for arg in node.args[1:]:
+            self._forward_ref(arg)
+        for keyword in node.keywords:
+            self._forward_ref(keyword.value)
+
+    def function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        if node.name in _DUNDER_DEFINITIONS:
+            self.report(
+                "python.dunder-definition",
+                f"defining {node.name!r} makes objects that run a chosen callable when "
+                "copied or unpickled (a pickle gadget)",
+                node,
+            )
+        self._forward_refs_in(node.returns)
+
+    def arg(self, node: ast.arg) -> None:
+        self._forward_refs_in(node.annotation)
+
+    def ann_assign(self, node: ast.AnnAssign) -> None:
+        self._forward_refs_in(node.annotation)
+
+    def subscript(self, node: ast.Subscript) -> None:
+        # List["..."] and friends turn strings into forward references; d["key"] does not.
+        value = node.value
+        name = value.id if type(value) is ast.Name else getattr(value, "attr", "")
+        if not (name[:1].isupper() or name in _GENERIC_BUILTINS):
+            return
+        slice_ = node.slice
+        kind = type(slice_)
+        if kind is ast.Constant:
+            self._forward_ref(slice_)
+        elif kind is ast.Tuple or kind is ast.List:
+            for element in slice_.elts:  # type: ignore[attr-defined]
+                self._forward_refs_in(element)
+
+    def match_class(self, node: ast.MatchClass) -> None:
+        for name in node.kwd_attrs:
+            problem = self.rules.attribute_problem(name)
+            if problem is not None:
+                self.report(problem[0], f"class pattern reads {name!r}: {problem[1]}", node)
+
+    def assign(self, node: ast.Assign) -> None:
+        # Class patterns read the attributes named in __match_args__.
+        if not any(type(t) is ast.Name and t.id == "__match_args__" for t in node.targets):
+            return
+        values = node.value.elts if isinstance(node.value, ast.Tuple | ast.List) else []
+        for element in values:
+            text = _literal_str(element)
+            problem = self.rules.attribute_problem(text) if text else None
+            if problem is not None:
+                self.report(problem[0], f"__match_args__ names {text!r}: {problem[1]}", element)
+
+    # -- IPython ------------------------------------------------------------------------
+
+    def _ipython(self, node: ast.Call, method: str) -> None:
+        args = [_literal_str(a) for a in node.args]
+        if node.keywords or any(a is None for a in args) or not args:
+            self.report(
+                "python.magic", "get_ipython() calls must come from plain IPython syntax", node
+            )
+            return
+        policy = self.rules.policy
+        if method in ("system", "getoutput"):
+            command = args[0] or ""
+            if not policy.shell_escapes:
+                self.report(
+                    "python.shell-escape",
+                    f"shell escape '!{command}' runs a shell command; the policy "
+                    f"{self.policy.name!r} does not allow shell escapes",
+                    node,
+                )
+            else:
+                self._nested_shell(node, command, f"in shell escape '!{command}'")
+            return
+        name = args[0] or ""
+        name = name.lstrip("%")
+        is_cell = method == "run_cell_magic"
+        shown = f"%%{name}" if is_cell else f"%{name}"
+        if name not in policy.allowed_magics:
+            self.report(
+                "python.magic",
+                f"magic {shown} is not allowed by policy {self.policy.name!r}",
+                node,
+            )
+            return
+        line = args[1] if len(args) > 1 else ""
+        body = args[2] if len(args) > 2 else ""
+        if name in _CODE_MAGICS:
+            if line and line.lstrip().startswith("-"):
+                self.report(
+                    "python.magic", f"options of {shown} are not supported by the validator", node
+                )
+                return
+            for code in (line, body) if is_cell else (line,):
+                if code and code.strip():
+                    self._nested_python(node, code, f"in {shown}")
+        elif name in _SHELL_MAGICS and is_cell:
+            self._nested_shell(node, body, f"in {shown} cell")
+
+    def _nested_python(self, node: ast.AST, code: str, prefix: str) -> None:
+        if self.depth >= _MAX_NESTING:
+            self.report("python.magic", "magics nested too deeply to check", node)
+            return
+        line, column, snippet, outer = self.origin_of(node, prefix)
+        for v in check(code, self.policy, self.depth + 1):
+            self.out.extend([_relocate(v, line, column, snippet, outer)])
+
+    def _nested_shell(self, node: ast.AST, code: str, prefix: str) -> None:
+        from ._shell import check as check_shell
+
+        line, column, snippet, outer = self.origin_of(node, prefix)
+        for v in check_shell(code, self.policy):
+            self.out.extend([_relocate(v, line, column, snippet, outer)])
+
+
+def _relocate(v: Violation, line: int, column: int, snippet: str, prefix: str) -> Violation:
+    return v.model_copy(
+        update={
+            "line": line,
+            "column": column,
+            "snippet": snippet,
+            "message": f"{prefix}: {v.message}",
+        }
+    )
+
+
+def _is_get_ipython_call(node: ast.AST) -> bool:
+    return (
+        type(node) is ast.Call
+        and type(node.func) is ast.Name  # type: ignore[attr-defined]
+        and node.func.id == "get_ipython"  # type: ignore[attr-defined]
+        and not node.args  # type: ignore[attr-defined]
+    )
+
+
+def _builtin_message(name: str, policy: str) -> str:
+    reasons = {
+        "eval": "runs a string as code",
+        "exec": "runs a string as code",
+        "compile": "turns a string into code",
+        "__import__": "imports any module",
+        "breakpoint": "starts a debugger with full access",
+        "open": "opens files",
+        "globals": "hands out the module namespace",
+        "locals": "hands out the local namespace",
+        "vars": "hands out an object's namespace",
+        "input": "waits for keyboard input",
+        "get_ipython": "hands out the IPython shell (magics, shell, namespaces)",
+        "help": "starts the interactive help system",
+        "exit": "shuts the kernel down",
+        "quit": "shuts the kernel down",
+    }
+    why = reasons.get(name, "is blocked")
+    return f"built-in {name!r} {why}; not allowed by policy {policy!r}"
+
+
+_HANDLERS: dict[type, Callable[[_Checker, ast.AST], None]] = {
+    ast.Name: _Checker.name,
+    ast.Attribute: _Checker.attribute,
+    ast.Call: _Checker.call,
+    ast.Import: _Checker.import_,
+    ast.ImportFrom: _Checker.import_from,
+    ast.Constant: _Checker.constant,
+    ast.FunctionDef: _Checker.function,
+    ast.AsyncFunctionDef: _Checker.function,
+    ast.arg: _Checker.arg,
+    ast.AnnAssign: _Checker.ann_assign,
+    ast.Subscript: _Checker.subscript,
+    ast.MatchClass: _Checker.match_class,
+    ast.Assign: _Checker.assign,
+}  # type: ignore[dict-item]
+
+
+def check(code: str, policy: Policy, depth: int = 0, *, full: bool = False) -> list[Violation]:
+    """All violations of ``policy`` in Python ``code`` (never raises on bad input).
+
+    ``full`` forces the full walk even when the lexical scan says it is not needed (tests
+    use it to show the shortcut never changes the verdict).
+    """
+    # The tree is thousands of acyclic objects, freed by reference counting when _check
+    # returns; with the collector paused they never trigger (and pay for) a collection.
+    enabled = gc.isenabled()
+    if enabled:
+        gc.disable()
+    try:
+        return _check(code, policy, depth, full)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _check(code: str, policy: Policy, depth: int, full: bool) -> list[Violation]:
+    out = Collector(policy)
+    rules = compile_rules(policy.python)
+    source, shift = code, 0
+    if _may_use_ipython_syntax(code):
+        try:
+            source = run_with_budget(lambda: _ipython_transform(code), TRANSFORM_BUDGET_S)
+        except Exception as exc:
+            why = "it took too long" if isinstance(exc, BudgetExceeded) else f"{exc!r}"
+            out.add(
+                "python.syntax",
+                f"IPython could not transform this cell ({why})",
+                1,
+                1,
+                code,
+            )
+            return out.violations
+        shift = _leading_blank_lines(code)
+    try:
+        tree = _parse(source)
+    except (SyntaxError, ValueError) as exc:  # ValueError: NUL bytes, lone surrogates
+        index = source.find("\0")
+        if index >= 0:
+            line, column = position_of(source, index)
+            out.add("python.syntax", "code contains a NUL byte", line + shift, column, "")
+        elif isinstance(exc, SyntaxError):
+            line = (exc.lineno or 1) + shift
+            message = f"syntax error: {exc.msg}"
+            out.add("python.syntax", message, line, exc.offset or 1, exc.text or "")
+        else:
+            out.add("python.syntax", f"code cannot be parsed: {exc}", 1, 1, "")
+        return out.violations
+    except (RecursionError, MemoryError):
+        out.add("python.syntax", "code is nested too deeply to parse", 1, 1, "")
+        return out.violations
+    checker = _Checker(rules, policy, source, out, line_shift=shift, depth=depth)
+    words = _words(source)
+    if full or _needs_full_walk(source, words, rules):
+        checker.walk(tree)
+    elif "import" in words:
+        checker.walk_imports(tree, _import_lines(source))
+    return out.finish("python")

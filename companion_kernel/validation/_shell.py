@@ -1,0 +1,1088 @@
+"""Shell checks: a quote-aware pre-scan, then bashlex, then a walk over every command.
+
+bashlex parses pipelines, lists, compound commands, functions, redirections and command
+and process substitutions (recursively), but not ``[[ ]]``, arithmetic, ``case``, arrays or
+the bodies of ``${...}`` and here-documents. A small quote-aware scanner runs first: it
+checks what bashlex cannot see (``${x@P}``, ``$(..)`` inside ``${..}`` or an unquoted
+here-document, history expansion ``!!``/``!-1`` - live in the interactive bash the kernel
+drives), rewrites ``[[ .. ]]``, ``(( .. ))`` and ``$(( .. ))`` into same-length placeholders
+so positions stay exact, and rejects bash arithmetic on variables unless the policy allows
+it: bash evaluates a variable's *value* as an expression there, including any ``$(cmd)``
+hidden in it (``x='a[$(id)]'; echo $((x))`` runs ``id``).
+
+The walk allows only commands on the policy's allow-list, called by a literal bare name,
+plus functions the script defines (their bodies are checked). Arguments are checked where
+a tool can execute or write: ``find -exec/-delete/-fprint``, ``sed -i``/``e``/``w``,
+``awk`` ``system``/pipes/redirects, ``sort -o/--compress-program``, ``cp -s/-l``,
+``date -s``, and every path a command or redirection writes must stay below the working
+directory (relative, no ``..``, no ``~``, no variables). Assignments to ``PATH``,
+``LD_PRELOAD``, ``PROMPT_COMMAND``, ``PS1``/``PS4``, ``BASH_ENV``, ``IFS``, ... are rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import bashlex
+import bashlex.errors
+
+from ._budget import BudgetExceeded, run_with_budget
+from ._common import Collector, names, position_of
+from .policy import Policy, ShellPolicy
+from .report import Violation
+
+_COMMAND_REASONS = {
+    **dict.fromkeys(
+        names(
+            """curl wget nc ncat netcat socat ssh scp sftp rsync ftp telnet git ping dig nslookup
+            host ip ifconfig"""
+        ),
+        "is a network tool",
+    ),
+    **dict.fromkeys(
+        names(
+            """sudo su doas pkexec chroot unshare nsenter setpriv capsh chown chmod chgrp mount
+            umount"""
+        ),
+        "changes privileges, ownership or mounts",
+    ),
+    **dict.fromkeys(
+        names(
+            """eval source . exec command builtin enable env xargs nohup timeout nice ionice setsid
+            stdbuf script watch strace gdb trap fc alias bash sh dash zsh ksh busybox python
+            python3 perl ruby node php lua tclsh"""
+        ),
+        "runs other commands or code",
+    ),
+    **dict.fromkeys(
+        names(
+            """dd mkfs shred kill pkill killall shutdown reboot halt crontab at systemctl service"""
+        ),
+        "is destructive or affects the whole system",
+    ),
+}
+_SENSITIVE_VARIABLES = names(
+    """PATH LD_PRELOAD LD_LIBRARY_PATH LD_AUDIT BASH_ENV ENV IFS PS0 PS1 PS2 PS3 PS4 PROMPT_COMMAND
+    SHELLOPTS BASHOPTS CDPATH GLOBIGNORE HOME BASH_LOADABLES_PATH BASH_XTRACEFD PYTHONPATH
+    PYTHONSTARTUP NODE_OPTIONS HISTFILE TMPDIR"""
+)
+_WRITABLE_DEVICES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2"})
+_WRITE_REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_ARITH_OPERATORS_RE = re.compile(r"(?:^|\s)-(?:eq|ne|lt|le|gt|ge)(?:\s|$)")
+_VARIABLE_RE = re.compile(r"[A-Za-z_$]")
+_COMMAND_START_WORDS = frozenset({"then", "do", "else", "elif", "if", "while", "until", "!"})
+_FIND_BLOCKED = frozenset(
+    ["-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls"]
+)
+_SED_SUBST_RE = re.compile(r"s(.)((?:\\.|(?!\1).)*)\1((?:\\.|(?!\1).)*)\1([A-Za-z0-9]*)", re.S)
+_SED_ADDRESS_RE = re.compile(r"/(?:\\.|[^/])*/|\\(.)(?:\\.|(?!\1).)*\1", re.S)
+_SED_Y_RE = re.compile(r"y(.)(?:\\.|(?!\1).)*\1(?:\\.|(?!\1).)*\1", re.S)
+_SED_TEXT_RE = re.compile(r"(?m)[aic]\\?[ \t].*$|[:bt][ \t]*\w*")
+_AWK_BLOCKED_RE = re.compile(
+    r"\bsystem\s*\(|\bgetline\b|(?<!\|)\|(?!\|)|\bprintf?\b[^;{}\n]*>|@load|@include"
+)
+_MAX_SOURCE_DEPTH = 200
+# Longest ${...}, $((...)) or [[ ... ]] the scanner looks for a closer in: keeps the scan
+# linear on hostile input (thousands of unclosed openers).
+_MAX_SPAN = 10_000
+_LAST_WORD_RE = re.compile(r"[A-Za-z!]+\Z")
+_CONDITIONAL_END_RE = re.compile(r"[ \t]\]\](?=[ \t\n;&|)]|\Z)")
+PARSE_BUDGET_S = 2.0  # bashlex loops forever on some inputs (e.g. ``echo '${'i``)
+
+
+@dataclass
+class _Problem:
+    rule: str
+    message: str
+    start: int
+    end: int
+
+
+@dataclass
+class _Scan:
+    text: str
+    problems: list[_Problem] = field(default_factory=list)
+    unparseable: bool = False
+
+
+def _command_start(src: str, index: int) -> bool:
+    """Is ``index`` (in unquoted text) where a command name would begin?"""
+    j = index
+    while j > 0 and src[j - 1] in " \t":
+        j -= 1
+    if j == 0 or src[j - 1] in "\n;&|({!":
+        return True
+    word = _LAST_WORD_RE.search(src, max(0, j - 16), j)
+    if word is None or word.group(0) not in _COMMAND_START_WORDS:
+        return False
+    k = word.start()
+    return k == 0 or src[k - 1] in " \t\n;&|({"
+
+
+class _Scanner:
+    """Quote-aware pass over the source; see the module docstring."""
+
+    def __init__(self, src: str, policy: ShellPolicy) -> None:
+        self.src = src
+        self.out = list(src)
+        self.policy = policy
+        self.problems: list[_Problem] = []
+        self.heredocs: list[tuple[str, bool, bool, int]] = []  # delimiter, quoted, strip, pos
+        self.unparseable = False
+        # Look-ahead work allowed in total, so hostile input cannot make the scan quadratic.
+        self.work = 8 * len(src) + 100_000
+
+    def problem(self, rule: str, message: str, start: int, end: int) -> None:
+        self.problems.append(_Problem(rule, message, start, end))
+
+    def replace(self, start: int, end: int, text: str) -> None:
+        text = text.ljust(end - start)
+        self.out[start:end] = list(text)
+
+    def scan(self) -> _Scan:
+        src, n = self.src, len(self.src)
+        stack: list[str] = []  # "dq", "sub" ($( or <( ), "paren", "bt"
+        i = 0
+        while i < n:
+            c = src[i]
+            top = stack[-1] if stack else ""
+            if top == "dq":
+                if c == "\\":
+                    i += 2
+                elif c == '"':
+                    stack.pop()
+                    i += 1
+                elif c == "!":
+                    i = self.bang(i)
+                elif c == "$" or c == "`":
+                    i = self.dollar(i, stack)
+                else:
+                    i += 1
+                continue
+            if c == "\\":
+                i += 2
+            elif c == "'":
+                end = src.find("'", i + 1)
+                end = n if end < 0 else end + 1
+                self.quoted(i, end)
+                i = end
+            elif c == '"':
+                stack.append("dq")
+                i += 1
+            elif c == "`" and top == "bt":
+                stack.pop()
+                i += 1
+            elif c == "$" or c == "`":
+                i = self.dollar(i, stack)
+            elif c == "#" and (i == 0 or src[i - 1] in " \t\n;&|()"):
+                end = src.find("\n", i)
+                i = n if end < 0 else end
+            elif c == "!":
+                i = self.bang(i)
+            elif c == "(":
+                if src.startswith("((", i) and _command_start(src, i):
+                    i = self.arithmetic(i, 2, command=True)
+                else:
+                    stack.append("paren")
+                    i += 1
+            elif c == ")":
+                if top in ("sub", "paren"):
+                    stack.pop()
+                i += 1
+            elif c == "[" and src.startswith("[[", i) and _command_start(src, i):
+                i = self.conditional(i)
+            elif c == "<" and src.startswith("<<<", i):
+                i += 3  # here-string, not a here-document
+            elif c == "<" and src.startswith("<<", i):
+                i = self.heredoc_operator(i)
+            elif c in "<>" and src.startswith("(", i + 1):
+                stack.append("sub")
+                i += 2
+            elif c == "\n":
+                i = self.heredoc_bodies(i + 1)
+            else:
+                i += 1
+            if len(stack) > _MAX_SOURCE_DEPTH:
+                self.unparseable = True
+                self.problem("shell.syntax", "nesting too deep to check", i, i + 1)
+                break
+            if self.work < 0:
+                break
+        return _Scan("".join(self.out), self.problems, self.unparseable)
+
+    # -- pieces -------------------------------------------------------------------------
+
+    def quoted(self, start: int, end: int) -> None:
+        """A single-quoted string from ``start`` (its quote) to ``end``."""
+        body = self.src[start + 1 : end - 1]
+        if body.rfind("${") > body.rfind("}"):
+            # bashlex loops forever on these (e.g. echo 'a${b'c); do not hand them over.
+            self.unparseable = True
+            self.problem(
+                "shell.syntax",
+                "an unclosed '${' inside single quotes sends the shell parser into a loop; "
+                "write it as '$''{' or use double quotes",
+                start,
+                end,
+            )
+
+    def dollar(self, i: int, stack: list[str]) -> int:
+        src = self.src
+        if src[i] == "`":
+            stack.append("bt")
+            return i + 1
+        if src.startswith("$((", i):
+            return self.arithmetic(i, 3, command=False)
+        if src.startswith("$[", i):
+            end = self._closing(i + 2, "[", "]")
+            if end < 0:
+                return i + 2
+            self.problem(
+                "shell.arithmetic",
+                "$[...] is old-style arithmetic; use $((...))",
+                i,
+                end + 1,
+            )
+            return end + 1
+        if src.startswith("$(", i):
+            stack.append("sub")
+            return i + 2
+        if src.startswith("$'", i) and not (stack and stack[-1] == "dq"):
+            j = i + 2
+            while j < len(src) and src[j] != "'":
+                j += 2 if src[j] == "\\" else 1
+            self.quoted(i + 1, j + 1)
+            return j + 1
+        if src.startswith("${", i):
+            return self.parameter(i)
+        return i + 1
+
+    def _spend(self, start: int) -> int:
+        """End of the next look-ahead from ``start``; charges it to the work budget."""
+        stop = min(len(self.src), start + _MAX_SPAN)
+        self.work -= stop - start
+        if self.work < 0 and not self.unparseable:
+            self.unparseable = True
+            self.problem("shell.syntax", "script too complex to check", start, start + 1)
+        return stop if self.work >= 0 else start
+
+    def _closing(self, start: int, opener: str, closer: str) -> int:
+        """Index of the closer matching an opener just before ``start`` (-1 if none)."""
+        depth = 1
+        j = start
+        src = self.src
+        stop = self._spend(start)
+        while j < stop:
+            ch = src[j]
+            if ch == "\\":
+                j += 2
+                continue
+            if ch == "'":
+                end = src.find("'", j + 1)
+                if end < 0:
+                    return -1
+                j = end + 1
+                continue
+            if ch == opener:
+                depth += 1
+            elif ch == closer:
+                depth -= 1
+                if depth == 0:
+                    return j
+            j += 1
+        return -1
+
+    def parameter(self, i: int) -> int:
+        end = self._closing(i + 2, "{", "}")
+        if end < 0:
+            return i + 2
+        body = self.src[i + 2 : end]
+        if "$(" in body or "`" in body:
+            self.problem(
+                "shell.expansion",
+                "command substitution inside ${...} is not checked by the validator; "
+                "assign it to a variable first",
+                i,
+                end + 1,
+            )
+        elif body.endswith("@P"):
+            self.problem(
+                "shell.expansion",
+                "${var@P} expands a prompt string, which runs command substitutions",
+                i,
+                end + 1,
+            )
+        elif not self.policy.arithmetic and not _parameter_is_literal(body):
+            self.problem(
+                "shell.arithmetic",
+                "this expansion evaluates a variable's value as an arithmetic expression "
+                "(subscript, offset or indirection), which can run commands hidden in it",
+                i,
+                end + 1,
+            )
+        return end + 1
+
+    def arithmetic(self, i: int, open_len: int, command: bool) -> int:
+        src = self.src
+        start = i + open_len
+        depth = 0
+        j = start
+        stop = min(len(src) - 1, self._spend(start))
+        while j < stop:
+            ch = src[j]
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                if depth == 0 and src[j + 1] == ")":
+                    break
+                depth -= 1
+            j += 1
+        else:
+            return i + open_len  # unterminated: bashlex reports it
+        body = src[start:j]
+        end = j + 2
+        if "$(" in body or "`" in body or "[" in body or "'" in body or '"' in body:
+            self.problem(
+                "shell.arithmetic",
+                "command substitution, subscripts or quotes inside arithmetic are not allowed",
+                i,
+                end,
+            )
+        elif not self.policy.arithmetic and _VARIABLE_RE.search(body):
+            self.problem(
+                "shell.arithmetic",
+                "arithmetic on variables is not allowed by this policy: bash evaluates a "
+                "variable's value as an expression, including any $(command) hidden in it",
+                i,
+                end,
+            )
+        self.replace(i, end, ":" if command else "0" * (end - i))
+        return end
+
+    def conditional(self, i: int) -> int:
+        src = self.src
+        match = _CONDITIONAL_END_RE.search(src, i + 2, self._spend(i + 2))
+        if match is None or "\n" in src[i : match.start()]:
+            return i + 2
+        end = match.end()
+        body = src[i + 2 : match.start()]
+        if "$(" in body or "`" in body or "<(" in body or ">(" in body or "${" in body:
+            self.problem(
+                "shell.expansion",
+                "substitutions inside [[ ]] are not checked by the validator; use [ ] or "
+                "assign them to a variable first",
+                i,
+                end,
+            )
+        elif not self.policy.arithmetic and (
+            _ARITH_OPERATORS_RE.search(body) or re.search(r"(?:^|\s)-v\s+\S*\$", body)
+        ):
+            self.problem(
+                "shell.arithmetic",
+                "[[ ]] with -eq/-lt/... or -v evaluates variable values as arithmetic (which "
+                "can run commands hidden in them); use [ ] (test) instead",
+                i,
+                end,
+            )
+        else:
+            self.bangs_in(i + 2, match.start())
+        self.replace(i, end, ":")
+        return end
+
+    def bangs_in(self, start: int, end: int) -> None:
+        j = start
+        while j < end:
+            j = self.bang(j) if self.src[j] == "!" else j + 1
+
+    def bang(self, i: int) -> int:
+        src = self.src
+        following = src[i + 1 : i + 2]
+        previous = src[i - 1 : i] if i else ""
+        if following and following not in ' \t\n\r=("' and previous not in ("$", "{", "["):
+            self.problem(
+                "shell.history",
+                "'!' followed by text is history expansion in the interactive shell the "
+                "kernel runs (it can re-run or splice earlier commands); quote it as '!'",
+                i,
+                i + 2,
+            )
+        return i + 1
+
+    def heredoc_operator(self, i: int) -> int:
+        src = self.src
+        j = i + 2
+        strip = src.startswith("-", j)
+        if strip:
+            j += 1
+        while j < len(src) and src[j] in " \t":
+            j += 1
+        start = j
+        while j < len(src) and src[j] not in " \t\n;&|<>()":
+            if src[j] in "'\"":
+                close = src.find(src[j], j + 1)
+                j = len(src) if close < 0 else close + 1
+            else:
+                j += 1
+        raw = src[start:j]
+        delimiter = re.sub(r"[\\'\"]", "", raw)
+        quoted = delimiter != raw
+        if quoted and "\n" not in raw:
+            self.replace(start, j, delimiter)  # bashlex mishandles quoted delimiters
+        if delimiter:
+            self.heredocs.append((delimiter, quoted, strip, i))
+        return j
+
+    def heredoc_bodies(self, i: int) -> int:
+        src = self.src
+        while self.heredocs:
+            delimiter, quoted, strip, op = self.heredocs.pop(0)
+            body_start = i
+            while i < len(src):
+                end = src.find("\n", i)
+                end = len(src) if end < 0 else end
+                line = src[i:end]
+                if (line.lstrip("\t") if strip else line) == delimiter:
+                    body = src[body_start:i]
+                    i = end + 1
+                    break
+                i = end + 1
+            else:
+                body = src[body_start:]
+            if not quoted and ("$(" in body or "`" in body or "${" in body):
+                self.problem(
+                    "shell.expansion",
+                    "substitutions in an unquoted here-document are not checked by the "
+                    "validator; quote the delimiter (<<'EOF') or use a variable",
+                    op,
+                    op + 2,
+                )
+        return i
+
+
+def _parameter_is_literal(body: str) -> bool:
+    """No arithmetic evaluation of variable values in ``${body}``."""
+    match = re.match(r"#?([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(\[[^\]]*\])?", body)
+    if body.startswith("!"):
+        # ${!prefix*}, ${!prefix@}, ${!arr[@]} list names or keys; ${!name} is indirection.
+        return re.fullmatch(r"![A-Za-z_][A-Za-z0-9_]*(?:[*@]|\[[@*]\])", body) is not None
+    if match is None:
+        return False
+    subscript = match.group(2)
+    if subscript and not re.fullmatch(r"\[(?:[0-9]+|[@*])\]", subscript):
+        return False
+    rest = body[match.end() :]
+    if rest.startswith(":") and rest[1:2] not in ("-", "=", "+", "?"):
+        return all(re.fullmatch(r"\s*-?[0-9]+\s*", part) for part in rest[1:].split(":"))
+    return True
+
+
+def _literal(word: object) -> str | None:
+    """The value of a word with no expansions in it, else None."""
+    if getattr(word, "kind", "") != "word" or getattr(word, "parts", None):
+        return None
+    return word.word  # type: ignore[attr-defined]
+
+
+def _path_problem(word: object) -> str | None:
+    """Why writing to this path could leave the working directory (None if it cannot)."""
+    return _path_value_problem(_literal(word))
+
+
+def _path_value_problem(value: str | None) -> str | None:
+    if value is None:
+        return "its path depends on a variable or substitution"
+    if value in _WRITABLE_DEVICES:
+        return None
+    if value.startswith("/"):
+        return "it is an absolute path"
+    if value.startswith("~"):
+        return "it is in a home directory"
+    parts = value.split("/")
+    if any(p == ".." for p in parts) or ("{" in value and ("," in value or ".." in value)):
+        return "it climbs out with '..'"
+    if any(p.startswith(".") and any(ch in p for ch in "*?[") for p in parts):
+        return "a '.*' pattern also matches '..'"
+    return None
+
+
+class _Walker:
+    def __init__(self, source: str, policy: Policy, out: Collector) -> None:
+        self.source = source
+        self.policy = policy
+        self.shell = policy.shell
+        self.out = out
+        self.functions: set[str] = set()
+
+    def report(self, rule: str, message: str, node: object) -> None:
+        start, end = getattr(node, "pos", (0, 0))
+        line, column = position_of(self.source, start)
+        self.out.add(rule, message, line, column, self.source[start:end])
+
+    def collect_functions(self, node: object) -> None:
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if getattr(current, "kind", "") == "function":
+                name = current.parts[0]  # type: ignore[attr-defined]
+                if getattr(name, "kind", "") == "word":
+                    self.functions.add(name.word)
+            stack.extend(_children(current))
+
+    def visit(self, node: object, depth: int = 0) -> None:
+        if depth > _MAX_SOURCE_DEPTH:
+            self.report("shell.syntax", "nesting too deep to check", node)
+            return
+        kind = getattr(node, "kind", "")
+        if kind == "command":
+            self.command(node)
+        elif kind == "for":
+            self.for_loop(node)
+        elif kind == "redirect":
+            self.redirect(node)
+        elif kind == "assignment":
+            self.assignment(node)
+        elif kind == "parameter":
+            self.parameter(node)
+        for child in _children(node):
+            self.visit(child, depth + 1)
+
+    # -- commands -----------------------------------------------------------------------
+
+    def command(self, node: object) -> None:
+        words = [p for p in node.parts if getattr(p, "kind", "") == "word"]  # type: ignore[attr-defined]
+        if not words:
+            return
+        name = _literal(words[0])
+        raw = self.source[words[0].pos[0] : words[0].pos[1]]
+        if name is None or "$" in raw or "`" in raw:
+            self.report(
+                "shell.command",
+                "the command name is computed at run time, so it cannot be checked",
+                words[0],
+            )
+            return
+        if name in self.functions:
+            return
+        if name in self.shell.blocked_commands or name not in self.shell.allowed_commands:
+            self.report("shell.command", self._command_message(name), words[0])
+            return
+        args = words[1:]
+        checker = _ARGUMENT_CHECKS.get(name)
+        if checker is not None:
+            checker(self, node, name, args)
+
+    def _command_message(self, name: str) -> str:
+        policy = self.policy.name
+        if "/" in name:
+            return f"{name!r}: commands must be called by a bare name from the allow-list"
+        reason = _COMMAND_REASONS.get(name)
+        if reason:
+            return f"{name!r} {reason}; not allowed by policy {policy!r}"
+        return f"command {name!r} is not on the allow-list of policy {policy!r}"
+
+    def for_loop(self, node: object) -> None:
+        parts = node.parts  # type: ignore[attr-defined]
+        if len(parts) > 1 and getattr(parts[1], "kind", "") == "word":
+            self.variable_name(parts[1].word, parts[1])
+
+    def variable_name(self, name: str, node: object) -> None:
+        base = name.split("[", 1)[0]
+        if base in _SENSITIVE_VARIABLES:
+            self.report(
+                "shell.variable",
+                f"setting {base} changes which programs run or what the shell executes",
+                node,
+            )
+        elif "[" in name and not self.shell.arithmetic:
+            self.report(
+                "shell.arithmetic",
+                "array subscripts in assignments are evaluated as arithmetic (which can run "
+                "commands hidden in variable values)",
+                node,
+            )
+        elif not _IDENT_RE.match(base):
+            self.report("shell.variable", f"{name!r} is not a plain variable name", node)
+
+    def assignment(self, node: object) -> None:
+        word = node.word  # type: ignore[attr-defined]
+        name = re.split(r"\+?=", word, maxsplit=1)[0]
+        self.variable_name(name, node)
+
+    def parameter(self, node: object) -> None:
+        # Also checked by the pre-scan; bashlex does not parse inside ${...}.
+        value = getattr(node, "value", "") or ""
+        if "$(" in value or "`" in value or value.endswith("@P"):
+            self.report(
+                "shell.expansion",
+                "${...} with a command substitution or @P is not checked by the validator",
+                node,
+            )
+
+    def heredoc(self, node: object, delimiter: object) -> None:
+        start, end = getattr(delimiter, "pos", (0, 0))
+        raw = self.source[start:end]
+        body = getattr(getattr(node, "heredoc", None), "value", "") or ""
+        quoted = any(ch in raw for ch in "'\"\\")
+        if not quoted and ("$(" in body or "`" in body or "${" in body):
+            self.report(
+                "shell.expansion",
+                "substitutions in an unquoted here-document are not checked by the validator; "
+                "quote the delimiter (<<'EOF') or use a variable",
+                node,
+            )
+
+    def redirect(self, node: object) -> None:
+        kind = node.type  # type: ignore[attr-defined]
+        target = getattr(node, "output", None)
+        if isinstance(target, int) or target is None:
+            return
+        if kind in ("<<", "<<-"):
+            self.heredoc(node, target)
+            return
+        value = _literal(target) or ""
+        if value.startswith(("/dev/tcp/", "/dev/udp/")):
+            self.report(
+                "shell.network",
+                "redirection to /dev/tcp or /dev/udp opens a network connection",
+                node,
+            )
+            return
+        if kind not in _WRITE_REDIRECTS:
+            return
+        why = _path_problem(target)
+        if why is not None:
+            self.report(
+                "shell.write",
+                f"redirection writes outside the working directory ({why})",
+                node,
+            )
+
+    # -- argument checks ----------------------------------------------------------------
+
+    def write_paths(self, words: list[object], what: str) -> None:
+        for word in words:
+            why = _path_problem(word)
+            if why is not None:
+                self.report("shell.write", f"{what} outside the working directory ({why})", word)
+                return
+
+    def option(self, word: object, message: str) -> None:
+        self.report("shell.option", message, word)
+
+
+def _children(node: object) -> list[object]:
+    found: list[object] = []
+    for name in ("parts", "list", "redirects"):
+        value = getattr(node, name, None)
+        if value:
+            found.extend(value)
+    for name in ("command", "output", "heredoc"):
+        value = getattr(node, name, None)
+        if value is not None and not isinstance(value, int | str):
+            found.append(value)
+    return found
+
+
+def _split(args: list[object]) -> tuple[list[object], list[object]]:
+    """(options, operands); ``--`` ends options."""
+    options: list[object] = []
+    operands: list[object] = []
+    ended = False
+    for word in args:
+        value = _literal(word)
+        if not ended and value == "--":
+            ended = True
+        elif not ended and value is not None and value.startswith("-") and value != "-":
+            options.append(word)
+        else:
+            operands.append(word)
+    return options, operands
+
+
+def _check_rm(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    w.write_paths(_split(args)[1], f"{name} changes files")
+
+
+def _check_cp(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    options, operands = _split(args)
+    for option in options:
+        value = _literal(option) or ""
+        if value in ("-s", "-l", "--symbolic-link", "--link") or (
+            not value.startswith("--") and any(ch in value[1:] for ch in "sl")
+        ):
+            w.option(option, f"{name} {value} creates links, which can point outside")
+            return
+        if value.startswith(("--target-directory=", "-t")):
+            target = value.split("=", 1)[1] if "=" in value else value[2:]
+            if not target or target.startswith(("/", "~")) or ".." in target.split("/"):
+                w.option(option, f"{name} writes outside the working directory")
+                return
+    if name == "mv":
+        w.write_paths(operands, "mv moves files")
+    elif operands:
+        w.write_paths(operands[-1:], "cp writes")
+
+
+def _check_tee(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    w.write_paths(_split(args)[1], "tee writes")
+
+
+def _check_find(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    for word in args:
+        if _literal(word) in _FIND_BLOCKED:
+            w.option(word, f"find {_literal(word)} runs commands, deletes or writes files")
+            return
+
+
+def _check_sed(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    scripts: list[object] = []
+    take_next = False
+    has_e = False
+    for word in args:
+        value = _literal(word)
+        if take_next:
+            scripts.append(word)
+            take_next = False
+            continue
+        if value is None:
+            scripts.append(word)
+            continue
+        if value.startswith("--in-place") or value in ("--file",) or value.startswith("--file="):
+            w.option(word, "sed in-place editing and script files are not allowed")
+            return
+        if value.startswith("-") and not value.startswith("--") and len(value) > 1:
+            letters = value[1:]
+            if "i" in letters or "f" in letters:
+                w.option(word, "sed -i (in-place editing) and -f are not allowed")
+                return
+            if letters.endswith("e"):
+                take_next = True
+                has_e = True
+            continue
+        if value == "--expression":
+            take_next = True
+            has_e = True
+            continue
+        if value.startswith("--expression="):
+            scripts.append(word)
+            continue
+        if not has_e and not scripts:
+            scripts.append(word)
+    for word in scripts:
+        value = _literal(word)
+        if value is None:
+            w.option(word, "the sed script depends on a variable, so it cannot be checked")
+            return
+        value = value.split("=", 1)[1] if value.startswith("--expression=") else value
+        if _sed_script_writes(value):
+            w.option(word, "sed commands e, w and W (and s///e, s///w) run commands or write files")
+            return
+
+
+def _sed_script_writes(script: str) -> bool:
+    for match in _SED_SUBST_RE.finditer(script):
+        if re.search(r"[ewW]", match.group(4)):
+            return True
+    rest = _SED_SUBST_RE.sub(";", script)
+    rest = _SED_Y_RE.sub(";", rest)
+    rest = _SED_ADDRESS_RE.sub(" ", rest)
+    rest = _SED_TEXT_RE.sub(";", rest)
+    return re.search(r"[ewW]", rest) is not None
+
+
+def _check_awk(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    program_seen = False
+    skip = False
+    for word in args:
+        value = _literal(word)
+        if skip:
+            skip = False
+            continue
+        if value is None:
+            if not program_seen:
+                w.option(word, "the awk program depends on a variable, so it cannot be checked")
+                return
+            continue
+        if not program_seen and value.startswith("-") and value != "-":
+            if value in ("-v", "-F"):
+                skip = True
+                continue
+            if value.startswith(("-v", "-F")):
+                continue
+            w.option(word, f"awk option {value} (program files, extensions) is not allowed")
+            return
+        if not program_seen:
+            program_seen = True
+            if _AWK_BLOCKED_RE.search(value):
+                w.option(
+                    word, "awk system(), getline, pipes and output redirection are not allowed"
+                )
+                return
+
+
+def _check_sort(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    words = list(args)
+    for index, word in enumerate(words):
+        value = _literal(word) or ""
+        if value.startswith("--compress-program"):
+            w.option(word, "sort --compress-program runs a program")
+            return
+        if value in ("-T", "--temporary-directory") and index + 1 < len(words):
+            w.write_paths(words[index + 1 : index + 2], "sort -T writes temporary files")
+            return
+        if value in ("-o", "--output"):
+            if index + 1 < len(words):
+                w.write_paths(words[index + 1 : index + 2], "sort -o writes")
+            return
+        if value.startswith(("--output=", "-o")):
+            path = value.split("=", 1)[1] if value.startswith("--") else value[2:]
+            why = _path_value_problem(path)
+            if why is not None:
+                w.report(
+                    "shell.write", f"sort -o writes outside the working directory ({why})", word
+                )
+            return
+
+
+def _check_uniq(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    operands = _split(args)[1]
+    if len(operands) > 1:
+        w.write_paths(operands[1:2], "uniq writes its output file")
+
+
+def _check_date(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    for word in args:
+        value = _literal(word) or ""
+        if value in ("-s", "--set") or value.startswith("--set="):
+            w.option(word, "date -s sets the system clock")
+            return
+
+
+def _check_cd(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    operands = _split(args)[1]
+    if not operands or _literal(operands[0]) == "-":
+        w.report("shell.write", "cd without a directory inside the working directory", node)
+        return
+    w.write_paths(operands[:1], "cd moves")
+
+
+def _check_names(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    """read, printf -v, unset, test -v: variable names must be plain identifiers."""
+    expect_name = name in ("read", "unset")
+    previous = ""
+    for word in args:
+        value = _literal(word)
+        is_name = (
+            (name == "printf" and previous == "-v")
+            or (name in ("test", "[") and previous == "-v")
+            or (expect_name and value is not None and not value.startswith("-"))
+        )
+        if name == "read" and previous in ("-d", "-n", "-N", "-p", "-t", "-u", "-i"):
+            is_name = False
+        if is_name:
+            if value is None or not _IDENT_RE.match(value):
+                if not w.shell.arithmetic or value is None:
+                    w.report(
+                        "shell.variable",
+                        f"{name}: variable names must be plain identifiers (a subscript is "
+                        "evaluated as arithmetic, which can run commands)",
+                        word,
+                    )
+                    return
+            elif value in _SENSITIVE_VARIABLES:
+                w.variable_name(value, word)
+        previous = value or ""
+
+
+def _check_declare(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    for word in args:
+        value = _literal(word)
+        if value is None:
+            w.report("shell.variable", f"{name}: names must be literal", word)
+            return
+        if value.startswith(("-", "+")):
+            if "n" in value or ("i" in value and not w.shell.arithmetic):
+                w.option(word, f"{name} {value}: namerefs and integer variables evaluate values")
+                return
+            continue
+        w.variable_name(re.split(r"\+?=", value, maxsplit=1)[0], word)
+
+
+def _check_compress(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    options, operands = _split(args)
+    flags = "".join(
+        (_literal(o) or "")[1:] for o in options if not (_literal(o) or "").startswith("--")
+    )
+    long = {_literal(o) for o in options}
+    if set(flags) & set("ctl") or long & {"--stdout", "--to-stdout", "--test", "--list"}:
+        return
+    w.write_paths(operands, f"{name} replaces files")
+
+
+_TAR_BLOCKED = (
+    "--to-command",
+    "--checkpoint-action",
+    "--use-compress-program",
+    "--rsh-command",
+    "--info-script",
+    "--new-volume-script",
+    "--absolute-names",
+    "-I",
+    "-F",
+    "-P",
+)
+
+
+def _check_tar(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    words = list(args)
+    for index, word in enumerate(words):
+        value = _literal(word)
+        if value is None:
+            continue
+        if value.startswith(_TAR_BLOCKED) or (
+            value.startswith("-") and not value.startswith("--") and set(value[1:]) & set("IFP")
+        ):
+            w.option(word, f"tar {value} runs programs or writes outside the working directory")
+            return
+        takes_path = value in ("-C", "--directory", "-f", "--file") or (
+            value.startswith("-") and not value.startswith("--") and value.endswith(("f", "C"))
+        )
+        if value.startswith(("--directory=", "--file=")):
+            why = _path_value_problem(value.split("=", 1)[1])
+            if why is not None:
+                w.report("shell.write", f"tar {value}: outside the working directory ({why})", word)
+                return
+        elif takes_path and index + 1 < len(words):
+            target = _literal(words[index + 1]) or ""
+            if ":" in target:
+                w.option(
+                    words[index + 1], "tar archives on other hosts (host:file) are not allowed"
+                )
+                return
+            w.write_paths(words[index + 1 : index + 2], "tar works")
+
+
+def _check_zip(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    for index, word in enumerate(args):
+        value = _literal(word) or ""
+        if value in ("-TT", "--unzip-command") or value.startswith("--unzip-command="):
+            w.option(word, f"{name} {value} runs a program")
+            return
+        if value == "-d" and index + 1 < len(args):
+            w.write_paths(args[index + 1 : index + 2], f"{name} -d writes")
+            return
+
+
+def _check_output_option(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    for index, word in enumerate(args):
+        if _literal(word) == "-o" and index + 1 < len(args):
+            w.write_paths(args[index + 1 : index + 2], f"{name} -o writes")
+            return
+
+
+_ARGUMENT_CHECKS = {
+    "gzip": _check_compress,
+    "gunzip": _check_compress,
+    "bzip2": _check_compress,
+    "bunzip2": _check_compress,
+    "xz": _check_compress,
+    "unxz": _check_compress,
+    "tar": _check_tar,
+    "zip": _check_zip,
+    "unzip": _check_zip,
+    "tree": _check_output_option,
+    "rm": _check_rm,
+    "rmdir": _check_rm,
+    "mkdir": _check_rm,
+    "touch": _check_rm,
+    "cp": _check_cp,
+    "mv": _check_cp,
+    "tee": _check_tee,
+    "find": _check_find,
+    "sed": _check_sed,
+    "awk": _check_awk,
+    "sort": _check_sort,
+    "uniq": _check_uniq,
+    "date": _check_date,
+    "cd": _check_cd,
+    "read": _check_names,
+    "unset": _check_names,
+    "printf": _check_names,
+    "test": _check_names,
+    "[": _check_names,
+    "export": _check_declare,
+    "local": _check_declare,
+    "declare": _check_declare,
+    "readonly": _check_declare,
+    "typeset": _check_declare,
+}
+
+
+def check(code: str, policy: Policy) -> list[Violation]:
+    """All violations of ``policy`` in shell ``code`` (never raises on bad input)."""
+    out = Collector(policy)
+    if len(code) > policy.shell.max_source_chars:
+        out.add(
+            "shell.input",
+            f"script is longer than {policy.shell.max_source_chars} characters",
+            1,
+            1,
+            "",
+        )
+        return out.violations
+    if "\0" in code:
+        line, column = position_of(code, code.index("\0"))
+        out.add("shell.input", "script contains a NUL byte", line, column, "")
+        return out.violations
+    scan = _Scanner(code, policy.shell).scan()
+    for p in scan.problems:
+        line, column = position_of(code, p.start)
+        out.add(p.rule, p.message, line, column, code[p.start : p.end])
+    if scan.unparseable or not scan.text.strip():
+        return out.violations
+    try:
+        trees = run_with_budget(lambda: bashlex.parse(scan.text), PARSE_BUDGET_S)
+    except BudgetExceeded:
+        out.add(
+            "shell.syntax",
+            f"the shell parser gave up after {PARSE_BUDGET_S:g} s on this script",
+            1,
+            1,
+            code,
+        )
+        return out.violations
+    except bashlex.errors.ParsingError as exc:
+        line, column = position_of(code, exc.position)
+        out.add("shell.syntax", f"cannot parse: {exc.message}", line, column, code[exc.position :])
+        return out.violations
+    except NotImplementedError as exc:
+        out.add(
+            "shell.syntax",
+            f"shell syntax the validator cannot check ({exc}); rewrite it with if/for/while",
+            1,
+            1,
+            code,
+        )
+        return out.violations
+    except RecursionError:
+        out.add("shell.syntax", "script is nested too deeply to check", 1, 1, code)
+        return out.violations
+    except Exception as exc:  # bashlex raises assorted errors on odd input
+        out.add("shell.syntax", f"cannot parse ({type(exc).__name__}: {exc})", 1, 1, code)
+        return out.violations
+    walker = _Walker(code, policy, out)
+    for tree in trees:
+        walker.collect_functions(tree)
+    for tree in trees:
+        walker.visit(tree)
+    # The pre-scan and the walk both look at ${...} and here-documents: report each once.
+    seen: set[tuple[str, int, int]] = set()
+    unique = []
+    for v in out.finish("shell"):
+        key = (v.rule, v.line, v.column)
+        if key not in seen:
+            seen.add(key)
+            unique.append(v)
+    return unique
