@@ -101,6 +101,12 @@ class KernelHandle(ABC):
         """Local process ids owned by this kernel (empty for remote kernels)."""
         return []
 
+    @property
+    def exit_status(self) -> int | None:
+        """The process's exit status once it ended (-N for signal N); None while it runs
+        or when unknown."""
+        return None
+
 
 class _OneSpecManager(KernelSpecManager):
     """Serves the single spec this kernel was built from (no global Jupyter folders read)."""
@@ -225,6 +231,11 @@ class LocalKernel(KernelHandle):
         if process is None:
             return False
         return process.poll() is None
+
+    @property
+    def exit_status(self) -> int | None:
+        process = getattr(self._km.provisioner, "process", None) if self._km else None
+        return None if process is None else process.poll()
 
     async def heartbeat(self, timeout: float = 1.0) -> bool:
         if not self.is_alive():

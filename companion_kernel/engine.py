@@ -561,6 +561,10 @@ class SyncSession:
         """Replace the kernel; state is lost."""
         self._runner.run(self._session.restart())
 
+    def interrupt(self) -> None:
+        """Interrupt the running execution (callable from any thread); state is kept."""
+        self._runner.run(self._session.interrupt())
+
     def close(self) -> None:
         """Close the session."""
         self._runner.run(self._session.close())

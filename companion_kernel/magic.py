@@ -61,17 +61,19 @@ _DONE = object()
 
 
 def magic_engine_config(**overrides: Any) -> EngineConfig:
-    """The engine settings the magics start with: only Python is kept warm.
+    """The engine settings the magics start with.
 
-    JavaScript and shell kernels start on first use, so a notebook that runs only Python
-    never starts Node.
+    Only Python is kept warm: JavaScript and shell kernels start on first use, so a
+    notebook that runs only Python never starts Node. Sessions never expire while the
+    notebook is open (a notebook left alone for an hour still has its variables).
     """
     pools = {
         "python": PoolConfig(min_idle=1, max_kernels=8),
         "javascript": PoolConfig(min_idle=0, max_kernels=8),
         "shell": PoolConfig(min_idle=0, max_kernels=8),
     }
-    return EngineConfig.model_validate({"pools": pools, **overrides})
+    settings: dict[str, Any] = {"pools": pools, "session_idle_timeout_s": None}
+    return EngineConfig.model_validate({**settings, **overrides})
 
 
 class CompanionCellError(Exception):
@@ -143,9 +145,9 @@ class _Renderer:
         elif event.kind != "output" or out is None:
             return
         elif isinstance(out, StreamOutput):
-            stream = sys.stdout if out.name == "stdout" else sys.stderr
-            stream.write(out.text)
-            stream.flush()
+            # No flush per chunk: ipykernel batches stream writes, and flushes them itself
+            # before any display output, so the order is kept.
+            (sys.stdout if out.name == "stdout" else sys.stderr).write(out.text)
         elif isinstance(out, ExecuteResultOutput):
             self.result = out
         elif isinstance(out, DisplayDataOutput):
@@ -262,11 +264,11 @@ class CompanionMagics(Magics):
             engine.close()
 
     def _session(self, name: str | None, language: str | None, code: str) -> SyncSession:
-        engine = self.engine
         try:
             lang = canonical_language(language) if language else None
         except UnknownLanguage as exc:
             raise UsageError(str(exc)) from None
+        engine = self.engine
         if name is None:
             lang = lang or engine.engine.resolve_language(code, None)
             name = lang
@@ -304,14 +306,14 @@ class CompanionMagics(Magics):
             console.log(process.version)
         """
         args = parse_argstring(self.companion_cell, line)
-        return self._run_cell(args, cell, args.lang, self.companion_cell)
+        return self._run_cell(args, cell, args.lang)
 
     @magic_arguments()
     @_cell_options
     @cell_magic("py")
     def py_cell(self, line: str, cell: str) -> Any:
         """Run the cell in a companion Python kernel (same options as %%companion)."""
-        return self._run_cell(parse_argstring(self.py_cell, line), cell, "python", self.py_cell)
+        return self._run_cell(parse_argstring(self.py_cell, line), cell, "python")
 
     @magic_arguments()
     @_cell_options
@@ -319,7 +321,7 @@ class CompanionMagics(Magics):
     def node_cell(self, line: str, cell: str) -> Any:
         """Run the cell in a companion JavaScript (Node.js) kernel (options as %%companion)."""
         args = parse_argstring(self.node_cell, line)
-        return self._run_cell(args, cell, "javascript", self.node_cell)
+        return self._run_cell(args, cell, "javascript")
 
     @magic_arguments()
     @_cell_options
@@ -327,9 +329,9 @@ class CompanionMagics(Magics):
     def shell_cell(self, line: str, cell: str) -> Any:
         """Run the cell in a companion Bash kernel (same options as %%companion)."""
         args = parse_argstring(self.shell_cell, line)
-        return self._run_cell(args, cell, "shell", self.shell_cell)
+        return self._run_cell(args, cell, "shell")
 
-    def _run_cell(self, args: Any, cell: str, language: str | None, magic: Any) -> Any:
+    def _run_cell(self, args: Any, cell: str, language: str | None) -> Any:
         if not cell.strip():
             raise UsageError("the cell is empty: put the code below the %% line")
         if args.timeout is not None and not args.timeout > 0:
@@ -383,18 +385,19 @@ class CompanionMagics(Magics):
         while True:
             try:
                 item = events.get(timeout=0.5)
+                if item is _DONE:
+                    break
+                renderer.handle(item)
             except queue.Empty:
                 continue
             except KeyboardInterrupt:
+                # The first Ctrl-C interrupts the companion kernel (its state is kept); a
+                # second one stops waiting for it.
                 if interrupted:
                     raise
                 interrupted = True
                 _notice("interrupting the companion kernel (press again to stop waiting)")
                 self._interrupt(session)
-                continue
-            if item is _DONE:
-                break
-            renderer.handle(item)
         value = outcome[0]
         if isinstance(value, CompanionKernelError):
             raise _failure(value) from None
@@ -403,15 +406,7 @@ class CompanionMagics(Magics):
         return value
 
     def _interrupt(self, session: SyncSession) -> None:
-        interrupt = getattr(session, "interrupt", None)
-        if interrupt is not None:
-            interrupt()
-            return
-        # `SyncSession` has no interrupt yet: reach the session on the engine's own loop.
-        engine = self.engine
-        target = engine.engine.get_session(session.id)
-        loop = engine._runner.loop
-        asyncio.run_coroutine_threadsafe(target.interrupt(), loop).result(10)
+        session.interrupt()
 
     # -- line magics ---------------------------------------------------------------------------
 
@@ -475,8 +470,7 @@ class CompanionMagics(Magics):
             return
         rows = [("name", "language", "state", "restarts", "id")]
         rows += [
-            (s.name or "-", s.language, s.state.value, str(s.restarts), s.id[:12])
-            for s in sessions
+            (s.name or "-", s.language, s.state.value, str(s.restarts), s.id[:12]) for s in sessions
         ]
         print(_table(rows))
 
@@ -581,44 +575,77 @@ class CompanionMagics(Magics):
         rows = [("name", "category", "description")]
         for item in found:
             summary = item.description.splitlines()[0] if item.description else ""
-            rows.append((item.signature, item.category, summary))
+            rows.append((item.name, item.category, summary))
         print(_table(rows))
 
     @line_magic("tool")
     def tool_line(self, line: str) -> Any:
-        """Call a tool: `%tool NAME ARG ... [KEY=VALUE ...]`; the value becomes `Out[]`.
+        """Call a tool: `%tool NAME ARGS`; the value becomes `Out[]` (or `x = %tool ...`).
 
-        Arguments are read as JSON or Python literals, else taken as text; quote text
-        with spaces. `$var` inserts a notebook variable. Examples::
+        ARGS are written like a Python call's arguments and evaluated in the notebook
+        (`%tool list_average temps`, `%tool add 2, b=3`), or given as words separated by
+        spaces, each read as a literal or else as text (`%tool add 2 3`). Examples::
 
-            %tool add 2 3
             %tool extract_numbers "It was 22.5°C, then 18.3°C"
-            %tool list_average numbers=[1, 2, 3.5]
+            %tool list_average [1, 2, 3.5]
+            %tool divide 1 4
         """
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            raise UsageError(f"cannot parse the arguments: {exc}") from None
-        if not words:
-            raise UsageError("usage: %tool NAME ARG ... [KEY=VALUE ...] (see %tools)")
-        name, rest = words[0], words[1:]
+        name, _, rest = line.strip().partition(" ")
+        if not name:
+            raise UsageError("usage: %tool NAME ARGS (see %tools)")
         registry = self.registry
         try:
             params = registry.get(name).parameter_names
         except ToolError as exc:
             raise _failure(exc) from None
-        args: list[Any] = []
-        kwargs: dict[str, Any] = {}
-        for word in rest:
-            key, sep, value = word.partition("=")
-            if sep and key in params:
-                kwargs[key] = _parse_value(value)
-            else:
-                args.append(_parse_value(word))
+        args, kwargs = self._tool_arguments(rest.strip(), params)
         try:
             return registry.execute(name, *args, **kwargs)
         except ToolError as exc:
             raise _failure(exc) from None
+
+    def _tool_arguments(
+        self, text: str, params: tuple[str, ...]
+    ) -> tuple[list[Any], dict[str, Any]]:
+        if not text:
+            return [], {}
+        try:
+            call = ast.parse(f"_({text})", mode="eval").body
+        except SyntaxError:
+            call = None
+        if (
+            isinstance(call, ast.Call)
+            and not any(isinstance(a, ast.Starred) for a in call.args)
+            and all(k.arg is not None for k in call.keywords)
+        ):
+            namespace = self.shell.user_ns if self.shell is not None else {}
+
+            def value(node: ast.expr) -> Any:
+                source = ast.get_source_segment(f"_({text})", node) or ""
+                try:
+                    return eval(compile(ast.Expression(node), "<%tool>", "eval"), namespace)
+                except Exception as exc:
+                    raise UsageError(
+                        f"cannot evaluate the argument {source!r}: {type(exc).__name__}: {exc}"
+                        ' (quote text: %tool NAME "some text")'
+                    ) from None
+
+            return [value(a) for a in call.args], {
+                str(k.arg): value(k.value) for k in call.keywords
+            }
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise UsageError(f"cannot parse the arguments: {exc}") from None
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        for word in words:
+            key, sep, raw = word.partition("=")
+            if sep and key in params:
+                kwargs[key] = _parse_value(raw)
+            else:
+                args.append(_parse_value(word))
+        return args, kwargs
 
 
 def _usage() -> str:

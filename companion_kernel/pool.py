@@ -204,9 +204,10 @@ class KernelPool:
             task.add_done_callback(self._starting.discard)
 
     async def _start_one(self) -> None:
-        kernel = self._factory()
+        kernel: KernelHandle | None = None
         try:
             try:
+                kernel = self._factory()
                 await kernel.start(self.config.start_timeout_s)
                 if self._on_start is not None:
                     self._on_start(kernel)
@@ -217,10 +218,12 @@ class KernelPool:
                 # and make an acquirer woken in between count this kernel twice.
                 self._starting.discard(asyncio.current_task())  # type: ignore[arg-type]
         except asyncio.CancelledError:
-            await kernel.shutdown(now=True)
+            if kernel is not None:
+                await kernel.shutdown(now=True)
             raise
         except BaseException as exc:
-            await kernel.shutdown(now=True)
+            if kernel is not None:
+                await kernel.shutdown(now=True)
             self._failures += 1
             self._last_failure = exc
             log.warning("%s kernel failed to start: %s", self.language, exc)

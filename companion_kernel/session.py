@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -374,13 +375,36 @@ def _died(kernel: KernelHandle) -> _Outcome:
         error=ErrorInfo(
             ename="KernelDied",
             evalue=(
-                f"the {kernel.language} kernel died during execution (the process exited or "
-                "crashed); its state is lost. The session gets a fresh kernel on its next "
-                "execution, or call restart()."
+                f"the {kernel.language} kernel died during execution "
+                f"({_exit_cause(kernel.exit_status)}); its state is lost. The session gets "
+                "a fresh kernel on its next execution, or call restart()."
             ),
         ),
         kernel_usable=False,
     )
+
+
+# What usually sends each signal to a kernel running under the sandbox's limits.
+_SIGNAL_CAUSES = {
+    signal.SIGKILL: "killed: by the memory limit (out of memory), the CPU limit or from outside",
+    signal.SIGABRT: "aborted, most often because it ran out of memory",
+    signal.SIGSEGV: "crashed with a segmentation fault",
+    signal.SIGBUS: "crashed with a bus error",
+    signal.SIGXCPU: "stopped by the CPU time limit",
+    signal.SIGXFSZ: "stopped by the file size limit",
+}
+
+
+def _exit_cause(status: int | None) -> str:
+    if status is None:
+        return "the process exited or crashed"
+    # Popen reports signal N as -N; bubblewrap and shells exit with 128 + N instead.
+    signum = -status if status < 0 else status - 128 if status > 128 else 0
+    try:
+        sig = signal.Signals(signum)
+    except ValueError:
+        return f"the process exited with status {status}"
+    return f"{_SIGNAL_CAUSES.get(sig, 'killed by a signal')}; {sig.name}, exit status {status}"
 
 
 async def _on_timeout(

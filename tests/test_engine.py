@@ -17,6 +17,7 @@ from companion_kernel import (
     Engine,
     EngineClosed,
     InvalidRequest,
+    KernelStartError,
     PoolConfig,
     PoolExhausted,
     SessionNotFound,
@@ -25,6 +26,12 @@ from companion_kernel import (
 )
 
 pytestmark = pytest.mark.kernel
+
+
+def _missing_node():
+    from companion_kernel.engine import _UnavailableKernel
+
+    return _UnavailableKernel("javascript", "Node.js is not installed")
 
 
 class TestPool:
@@ -52,6 +59,28 @@ class TestPool:
                 s = await engine.create_session("python")
                 await s.close()
             await pool.wait_ready(2, timeout=60)
+
+    async def test_factory_failure_is_a_start_error_not_a_hang(self) -> None:
+        from companion_kernel import KernelPool, KernelStartError
+
+        def broken_factory():
+            raise ImportError("no module named 'the_kernel'")
+
+        pool = KernelPool("python", PoolConfig(min_idle=1, acquire_timeout_s=60), broken_factory)
+        pool.start()
+        try:
+            with pytest.raises(KernelStartError, match="the_kernel"):
+                await asyncio.wait_for(pool.acquire(), 30)
+        finally:
+            await pool.close()
+        assert pool.stats().failed_total >= 1
+
+    async def test_unavailable_language_fails_fast_with_reason(self, tmp_path) -> None:
+        cfg = python_engine_config(languages=("javascript",), pools={})
+        async with Engine(cfg) as engine:
+            engine.pool("javascript")._factory = lambda: _missing_node()  # type: ignore[assignment]
+            with pytest.raises(KernelStartError, match="cannot run here"):
+                await engine.execute("1", "javascript")
 
     async def test_max_kernels_counts_all_and_acquire_times_out(self) -> None:
         cfg = python_engine_config(

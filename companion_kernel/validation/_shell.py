@@ -283,6 +283,7 @@ class _Scanner:
                 end = src.find("'", j + 1)
                 if end < 0:
                     return -1
+                self.quoted(j, end + 1)
                 j = end + 1
                 continue
             if ch == opener:
