@@ -47,10 +47,13 @@ async def test_state_redeclaration_and_results(js_engine: Engine) -> None:
         r = await s.execute("x + new C().v() - y")
         out = await s.execute("console.log('out'); console.error('err')")
         awaited = await s.execute("await new Promise(r => setTimeout(() => r('done'), 50))")
+        # Regression: a parenthesised object after top-level await used to be a SyntaxError.
+        literal = await s.execute("const v = await Promise.resolve(2); ({a: v});")
     assert again.status == "ok", again.error
     assert r.text == "42"
     assert out.stdout == "out\n" and out.stderr == "err\n"
     assert awaited.text == "'done'"
+    assert literal.status == "ok" and literal.text == "{ a: 2 }"
 
 
 async def test_errors_are_results(js_engine: Engine) -> None:

@@ -202,8 +202,11 @@ function asyncWrap(ast, code) {
   }
   const last = ast.body[ast.body.length - 1];
   if (last && last.type === "ExpressionStatement" && !last.directive) {
-    edits.push({ start: last.expression.start, end: last.expression.start, text: "return (" });
-    edits.push({ start: last.expression.end, end: last.expression.end, text: ")" });
+    // Wrap the whole statement, not `last.expression`: acorn drops redundant parentheses,
+    // so for `({a: 1})` the expression starts inside them.
+    const end = code[last.end - 1] === ";" ? last.end - 1 : last.end;
+    edits.push({ start: last.start, end: last.start, text: "return (" });
+    edits.push({ start: end, end, text: ")" });
   }
   const unique = [...new Set(names)];
   const prelude = (unique.length ? `var ${unique.join(", ")}; ` : "") + "(async () => {";
