@@ -342,7 +342,8 @@ class Engine:
         report = validate(code, language, policy)
         if report.ok:
             return None
-        first = report.violations[0]
+        first = report.errors[0]
+        count = len(report.errors)
         return ExecutionResult(
             status="rejected",
             language=language,
@@ -350,8 +351,8 @@ class Engine:
             error=ErrorInfo(
                 ename="Rejected",
                 evalue=(
-                    f"the validator rejected this code ({len(report.violations)} "
-                    f"violation{'s' if len(report.violations) != 1 else ''}; first: "
+                    f"the validator rejected this code ({count} "
+                    f"violation{'s' if count != 1 else ''}; first: "
                     f"line {first.line}: {first.message})"
                 ),
             ),

@@ -270,13 +270,24 @@ async def _kernel_checks(sandboxed: bool, limits: Limits) -> list[Check]:
     return checks
 
 
+# ipykernel sets these in its own process, so a probe kernel has them whatever the sandbox
+# passes in; when doctor itself runs inside a notebook the host has the same values.
+_KERNEL_SET_ENV = frozenset(
+    {"CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR", "GIT_PAGER", "PAGER", "MPLBACKEND", "TERM"}
+)
+
+
 def _sandbox_checks(measured: dict[str, Any], leaked: bool, limits: Limits) -> list[Check]:
     blocked = measured["connect"] != "connected" and not leaked
     extra_ifaces = [i for i in measured["interfaces"] if i != "lo"]
     # A host variable leaks when it shows up inside with the host's value.
     base = sandbox_env(path=[], node_heap_mb=limits.node_heap_mb)
     inside = measured["env"]
-    leaked_env = sorted(k for k, v in os.environ.items() if k not in base and inside.get(k) == v)
+    leaked_env = sorted(
+        k
+        for k, v in os.environ.items()
+        if k not in base and k not in _KERNEL_SET_ENV and inside.get(k) == v
+    )
     out = [
         _check(
             "sandbox: no network",
