@@ -36,6 +36,11 @@ _CELLS = (
     ),
 )
 _TEXT = "The temperatures were 22.5°C, 18.3°C, 25.7°C, 20.1°C, and 23.4°C"
+_WORKFLOW = (
+    f"nums = tools.extract_numbers({_TEXT!r})\n"
+    "print(f'Average: {tools.list_average(nums):.2f}°C, '\n"
+    "      f'Min: {tools.list_min(nums)}°C, Max: {tools.list_max(nums)}°C')\n"
+)
 # Walks from an empty tuple to every loaded class: the classic escape from a Python sandbox.
 _ATTACK = "().__class__.__base__.__subclasses__()"
 _WARM_TIMEOUT_S = 60.0
@@ -86,7 +91,11 @@ async def _demo(
     languages = tuple(name for name, problem in problems.items() if problem is None)
     config = EngineConfig(
         languages=languages,
-        pools={name: PoolConfig(min_idle=1, acquire_timeout_s=30) for name in languages},
+        # Python runs two one-shot cells (the cell and the tool workflow): keep two warm.
+        pools={
+            name: PoolConfig(min_idle=2 if name == "python" else 1, acquire_timeout_s=30)
+            for name in languages
+        },
         isolation=isolation,
     )
     steps: list[DemoStep] = []
@@ -108,7 +117,9 @@ async def _demo(
                 steps.append(DemoStep(label, language, "failed", None, detail))
                 continue
             steps.append(await _cell_step(engine, label, language, code))
-        steps.append(_tool_step(engine.tools))
+        if ready.get("python"):
+            # Kernel code calling host tools over the comm bridge: extract -> process -> calculate.
+            steps.append(await _cell_step(engine, "tool workflow", "python", _WORKFLOW))
         steps.append(await _attack_step(engine))
         sandboxed = engine.sandboxed
     return steps, sandboxed, warm_s
@@ -187,25 +198,6 @@ async def _cell_step(engine: Any, label: str, language: str, code: str) -> DemoS
         detail = _first_line(result.stdout) or _first_line(result.text)
         return DemoStep(label, language, "ok", ms, detail)
     return DemoStep(label, language, "failed", ms, str(result.error))
-
-
-def _tool_step(registry: Any) -> DemoStep:
-    label = "tool workflow"
-    started = time.monotonic()
-    try:
-        if registry is None:
-            from .tools import default_registry
-
-            registry = default_registry()
-        numbers = registry.execute("extract_numbers", _TEXT)
-        average = registry.execute("list_average", numbers)
-        low = registry.execute("list_min", numbers)
-        high = registry.execute("list_max", numbers)
-    except Exception as exc:
-        return DemoStep(label, "tools", "failed", None, f"{type(exc).__name__}: {exc}")
-    ms = (time.monotonic() - started) * 1000
-    detail = f"Average: {average:.2f}°C, Min: {low}°C, Max: {high}°C"
-    return DemoStep(label, "tools", "ok", ms, detail)
 
 
 async def _attack_step(engine: Any) -> DemoStep:
