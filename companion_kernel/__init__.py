@@ -1,16 +1,20 @@
 """companion_kernel: warm Jupyter kernels, a validator, sandboxing and tools for AI assistants."""
 
 from .config import EngineConfig, PoolConfig
+from .detection import Detection, detect_language
 from .engine import Engine, SyncEngine, SyncSession
 from .errors import (
     CompanionKernelError,
     EngineClosed,
+    ExecutionTimeout,
     InvalidRequest,
     KernelDiedError,
     KernelStartError,
     PoolExhausted,
+    SandboxUnavailable,
     SessionClosed,
     SessionNotFound,
+    ToolError,
     UnknownLanguage,
 )
 from .magic import load_ipython_extension, unload_ipython_extension
@@ -24,12 +28,16 @@ from .models import (
     StreamOutput,
 )
 from .pool import KernelPool, PoolStats
+from .sandbox.limits import Limits
 from .session import Session, SessionState
+from .tools.bridge import ToolAccess
+from .validation import Policy, ValidationReport, Violation, get_policy, validate
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CompanionKernelError",
+    "Detection",
     "DisplayDataOutput",
     "Engine",
     "EngineClosed",
@@ -39,13 +47,17 @@ __all__ = [
     "ExecuteResultOutput",
     "ExecutionEvent",
     "ExecutionResult",
+    "ExecutionTimeout",
     "InvalidRequest",
     "KernelDiedError",
     "KernelPool",
     "KernelStartError",
+    "Limits",
+    "Policy",
     "PoolConfig",
     "PoolExhausted",
     "PoolStats",
+    "SandboxUnavailable",
     "Session",
     "SessionClosed",
     "SessionNotFound",
@@ -53,8 +65,15 @@ __all__ = [
     "StreamOutput",
     "SyncEngine",
     "SyncSession",
+    "ToolAccess",
+    "ToolError",
     "UnknownLanguage",
+    "ValidationReport",
+    "Violation",
     "__version__",
+    "detect_language",
+    "get_policy",
     "load_ipython_extension",
     "unload_ipython_extension",
+    "validate",
 ]
