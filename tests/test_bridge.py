@@ -218,3 +218,12 @@ async def test_kernel_tools_run_inside_the_session() -> None:
     assert not no_session.ok and "session" in no_session.error.message
     assert clean.text == "False"
     assert host.ok and host.value == 3
+
+
+async def test_bridge_works_in_a_sandboxed_kernel() -> None:
+    # No network inside: the calls ride the kernel's own (ipc) channels.
+    async with Engine(python_engine_config(isolation="require")) as engine:
+        assert engine.sandboxed
+        r = await engine.execute("print(tools.multiply(7, 8), tools.sqrt(144))", "python")
+    assert r.status == "ok", r.error
+    assert r.stdout == "56 12.0\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -115,6 +116,27 @@ class TestPool:
             assert s.kernel is not idle
             assert (await s.execute("1 + 1")).text == "2"
         assert pool.stats().replaced_dead >= 1
+
+    async def test_idle_kernel_with_lost_heartbeat_is_replaced(self, engine: Engine) -> None:
+        import signal
+
+        pool = engine.pool("python")
+        await pool.wait_ready(1)
+        frozen = pool.kernels()[0]
+        pid = frozen.pids[0]
+        os.kill(pid, signal.SIGSTOP)  # alive as a process, but its heartbeat stops answering
+        try:
+            for _ in range(300):
+                if frozen not in pool.kernels():
+                    break
+                await asyncio.sleep(0.1)
+            assert frozen not in pool.kernels()
+            assert pool.stats().replaced_dead >= 1
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        async with engine.session() as s:
+            assert (await s.execute("1 + 1")).text == "2"
 
     async def test_heartbeat_answers_for_live_kernel(self, engine: Engine) -> None:
         async with engine.session() as s:
