@@ -13,7 +13,7 @@ import time
 import psutil
 
 from companion_kernel import Engine, EngineConfig, PoolConfig
-from companion_kernel._bench import ratio, summarize
+from companion_kernel._bench import summarize
 
 SNIPPET = "echo $((6 * 7))"
 
@@ -59,12 +59,11 @@ async def _run(quick: bool) -> dict:
     return {
         "title": "Shell (bash_kernel)",
         "rows": [r_warm, r_naive, r_cold],
-        "ratios": [
-            ratio("bash -c / engine warm (p50)", r_naive["p50_ms"] / r_warm["p50_ms"], ">= 0.5"),
-        ],
+        "ratios": [],
         "notes": [
+            f"engine warm / bash -c (p50): {r_warm['p50_ms'] / r_naive['p50_ms']:.2f} (no target:"
+            " bash -c has no state between snippets; the session keeps cwd and variables)",
             f"idle bash kernel RSS (kernel + bash): {rss:.1f} MiB",
-            "bash -c has no state between snippets; the session keeps cwd and variables",
         ],
     }
 

@@ -297,17 +297,35 @@ async def _get(sock: zmq.asyncio.Socket, session: Any, timeout: float) -> dict[s
     # already queued without creating a future and a timer per message, and only wait (with
     # the liveness timeout) when the queue is empty.
     shadow = _shadow(sock)
+    loop = asyncio.get_running_loop()
+    # One deadline for the whole call: a kernel sending a steady stream of undecodable
+    # messages must not keep us here past it (callers check their execution timeout then).
+    deadline = loop.time() + timeout
     while True:
         try:
             frames = shadow.recv_multipart(zmq.NOBLOCK)
         except zmq.Again:
-            if not await sock.poll(int(timeout * 1000)):
+            remaining = deadline - loop.time()
+            if remaining <= 0 or not await sock.poll(int(remaining * 1000)):
                 return None
             continue
         try:
             return decode_message(session, frames)
         except ValueError as exc:  # never let one bad message end an execution
-            log.warning("dropped a message from the kernel: %s", exc)
+            _warn_dropped(exc)
+            if loop.time() >= deadline:
+                return None
+
+
+_dropped = 0
+
+
+def _warn_dropped(exc: ValueError) -> None:
+    # A hostile kernel can send junk at line rate: log the first few, then every 1000th.
+    global _dropped
+    _dropped += 1
+    if _dropped <= 5 or _dropped % 1000 == 0:
+        log.warning("dropped a message from a kernel (%d so far): %s", _dropped, exc)
 
 
 _SHADOWS: weakref.WeakKeyDictionary[zmq.asyncio.Socket, zmq.Socket] = weakref.WeakKeyDictionary()

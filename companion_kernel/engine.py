@@ -21,12 +21,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from jupyter_client.kernelspec import KernelSpec
 
 from ._kernel import KernelHandle, LocalKernel, kill_process_tree
+from ._messages import OutputCollector
 from .config import EngineConfig
-from .errors import EngineClosed, InvalidRequest, SessionNotFound, UnknownLanguage
+from .errors import (
+    EngineClosed,
+    InvalidRequest,
+    KernelStartError,
+    SessionNotFound,
+    UnknownLanguage,
+)
 from .languages import canonical_language, get_language
 from .models import ErrorInfo, ExecutionResult
 from .pool import KernelPool, PoolStats
-from .session import Session, _check_code
+from .session import Session, _check_code, run_cell
 from .tools.bridge import ToolAccess, ToolBridge
 
 if TYPE_CHECKING:
@@ -128,7 +135,7 @@ class Engine:
                 self.config.pool(language),
                 factory=lambda lang=language: self._new_kernel(lang),
                 on_start=self._track_kernel,
-                prepare=self._bridge.prepare if self._bridge is not None else None,
+                prepare=self._prepare_kernel,
             )
             self._pools[language] = pool
             pool.start()
@@ -216,6 +223,24 @@ class Engine:
         kernel = LocalKernel(language, KernelSpec(), self._reaper.runtime_dir)
         kernel._spec = self.kernel_spec(language, workdir=kernel.workdir)
         return kernel
+
+    async def _prepare_kernel(self, kernel: KernelHandle) -> None:
+        """Set a fresh kernel up before any session sees it (off the hot path)."""
+        if kernel.language == "python":
+            # Cap output inside the kernel too: ipykernel buffers writes between flushes, so a
+            # cell printing gigabytes would otherwise exhaust the kernel's own memory. Twice
+            # the host's cap, so the host still sees (and marks) the truncation.
+            limit = str(2 * self.config.max_output_bytes)
+            for code in _PYTHON_SETUP:
+                collector = OutputCollector(64 * 1024)
+                code = code.replace("__LIMIT__", limit)
+                outcome = await run_cell(kernel, code, collector, timeout=30, grace=1, silent=True)
+                if outcome.status != "ok":
+                    raise KernelStartError(
+                        f"setting up the python kernel failed: {collector.error}"
+                    )
+        if self._bridge is not None:
+            await self._bridge.prepare(kernel)
 
     def _track_kernel(self, kernel: KernelHandle) -> None:
         if self._reaper is not None:
@@ -461,6 +486,44 @@ async def _one_shot_stream(engine: Engine, code: str, language: str, kwargs: dic
         await session.close()
 
 
+# Run once in every pooled Python kernel, as two cells: IPython's tee restores the streams'
+# `write` when the cell that patched it ends, so the cap is installed only once the tee is off.
+# Neither cell leaves a name behind.
+_PYTHON_SETUP = (
+    """
+import contextlib as __companion_contextlib
+
+# IPython 9 tees every write into an in-kernel output history that is never trimmed: a flood
+# would exhaust the kernel's memory there first. The host keeps the outputs.
+if hasattr(get_ipython(), "_tee"):
+    get_ipython()._tee = lambda channel, _null=__companion_contextlib.nullcontext: _null()
+del __companion_contextlib
+""",
+    """
+def __companion_output_cap(limit):
+    import sys
+
+    written = [0]
+
+    def reset(*_):
+        written[0] = 0
+
+    get_ipython().events.register("pre_execute", reset)
+    for stream in (sys.stdout, sys.stderr):
+        def write(text, _write=stream.write):
+            if written[0] >= limit:
+                return len(text)
+            written[0] += len(text)
+            return _write(text)
+        stream.write = write
+
+
+__companion_output_cap(__LIMIT__)
+del __companion_output_cap
+""",
+)
+
+
 class _UnavailableKernel(KernelHandle):
     """Stands in for a kernel whose language cannot run here; fails to start with the reason."""
 
@@ -470,8 +533,6 @@ class _UnavailableKernel(KernelHandle):
         self._problem = problem
 
     async def start(self, timeout: float) -> None:
-        from .errors import KernelStartError
-
         raise KernelStartError(f"the {self.language} kernel cannot run here: {self._problem}")
 
     def send_execute(self, code: str, **kwargs: Any) -> str:
