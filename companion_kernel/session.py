@@ -247,6 +247,10 @@ class Session:
         started: float,
     ) -> ExecutionResult:
         state_lost = self._pending_state_lost
+        if self._kernel is not None and not self._kernel.is_alive():
+            # It died between executions (killed, OOM, ...): start over on a fresh kernel
+            # rather than send this cell into the void.
+            self.state = SessionState.DEAD
         was_dead = self.state is SessionState.DEAD
         await self._ensure_kernel()
         if was_dead:

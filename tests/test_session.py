@@ -171,3 +171,18 @@ async def test_closed_session_refuses(engine: Engine) -> None:
 async def test_stdin_is_not_available(engine: Engine) -> None:
     r = await engine.execute("input('name? ')", timeout=10)
     assert r.status == "error"
+
+
+async def test_kernel_killed_between_executions_is_replaced_transparently(engine: Engine) -> None:
+    import psutil
+
+    async with engine.session() as s:
+        await s.execute("v = 1")
+        for pid in s.kernel.pids:
+            psutil.Process(pid).kill()
+        for _ in range(100):  # the kill is asynchronous; wait until the process is gone
+            if not s.kernel.is_alive():
+                break
+            await asyncio.sleep(0.05)
+        r = await s.execute("'v' in globals()")
+    assert r.status == "ok" and r.text == "False" and r.state_lost
