@@ -18,6 +18,7 @@ import signal
 import uuid
 import weakref
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,15 +126,16 @@ class LocalKernel(KernelHandle):
     def __init__(
         self,
         language: str,
-        spec: KernelSpec,
+        spec: KernelSpec | Callable[[Path], KernelSpec],
         runtime_dir: Path,
         env: dict[str, str] | None = None,
         cwd: str | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.language = language
-        self._spec = spec
         self._dir = runtime_dir / self.id
+        # A callable gets this kernel's working directory (a sandbox binds it per kernel).
+        self._spec = spec if isinstance(spec, KernelSpec) else spec(self.workdir)
         self._env = env
         self._cwd = cwd
         self._km: AsyncKernelManager | None = None

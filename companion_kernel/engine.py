@@ -53,17 +53,15 @@ class _Reaper:
     is garbage-collected or the interpreter exits.
     """
 
-    def __init__(self, runtime_dir: Path, owns_dir: bool) -> None:
+    def __init__(self, runtime_dir: Path) -> None:
         self.runtime_dir = runtime_dir
-        self.owns_dir = owns_dir
         self.pids: set[int] = set()
 
     def __call__(self) -> None:
         for pid in list(self.pids):
             kill_process_tree(pid)
         self.pids.clear()
-        if self.owns_dir:
-            shutil.rmtree(self.runtime_dir, ignore_errors=True)
+        shutil.rmtree(self.runtime_dir, ignore_errors=True)
 
 
 class Engine:
@@ -120,15 +118,16 @@ class Engine:
             raise EngineClosed("this engine was closed; create a new Engine")
         if self._started:
             return self
+        # Before anything is created: `require` without bubblewrap must leave nothing behind.
+        self._sandboxed = self._resolve_isolation()
         if self.config.runtime_dir:
             runtime = Path(self.config.runtime_dir)
             runtime.mkdir(parents=True, exist_ok=True)
             runtime = Path(tempfile.mkdtemp(prefix="ck-", dir=runtime))
         else:
             runtime = Path(tempfile.mkdtemp(prefix="ck-"))
-        self._reaper = _Reaper(runtime, owns_dir=True)
+        self._reaper = _Reaper(runtime)
         self._finalizer = weakref.finalize(self, self._reaper)
-        self._sandboxed = self._resolve_isolation()
         for language in self.config.languages:
             pool = KernelPool(
                 language,
@@ -220,9 +219,11 @@ class Engine:
         problem = get_language(language).check()
         if problem is not None:
             return _UnavailableKernel(language, problem)
-        kernel = LocalKernel(language, KernelSpec(), self._reaper.runtime_dir)
-        kernel._spec = self.kernel_spec(language, workdir=kernel.workdir)
-        return kernel
+        return LocalKernel(
+            language,
+            lambda workdir: self.kernel_spec(language, workdir=workdir),
+            self._reaper.runtime_dir,
+        )
 
     async def _prepare_kernel(self, kernel: KernelHandle) -> None:
         """Set a fresh kernel up before any session sees it (off the hot path)."""
