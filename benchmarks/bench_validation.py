@@ -1,8 +1,10 @@
 """Validator benchmarks, measured side by side in one run.
 
-- a 100-line ordinary Python cell (target: p50 <= 0.5 ms), next to bare `ast.parse` of the
-  same cell (the floor), a 100-line cell that needs the full walk (dunders, getattr,
-  `type(...)`) and a cell with IPython syntax (transformed first);
+- a 100-line ordinary Python cell (target: p50 <= 0.5 ms), which `validate` accepts on the
+  lexical fast path without parsing; next to the same cell with the fast path off (parse
+  plus import check), bare `ast.parse` of it (the floor of any parsing path), a 100-line
+  cell that needs the full walk (dunders, getattr, `type(...)`) and a cell with IPython
+  syntax (transformed first);
 - 100 lines of ordinary JavaScript (target: p50 <= 1 ms), next to the bare tree-sitter parse;
 - a 20-line shell script (bashlex is pure Python, so no target).
 
@@ -19,7 +21,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from companion_kernel.validation import validate
+from companion_kernel.validation import ValidationReport, get_policy, validate
+from companion_kernel.validation._python import check as check_python
+from companion_kernel.validation._python import fast_path_applies
 
 PYTHON_CELL = """\
 import math
@@ -174,13 +178,25 @@ def run(quick: bool = False) -> dict[str, Any]:
     shell = _lines(SHELL, 20, "true")
     parser = Parser(LANGUAGE)
     js_bytes = javascript.encode()
+    strict = get_policy("strict")
     for code, lang in [(python_cell, "python"), (python_full, "python"), (javascript, "js")]:
         report = validate(code, lang)
         if not report.ok:
             raise RuntimeError(f"benchmark input rejected:\n{report.summary()}")
+    if not fast_path_applies(python_cell, strict) or fast_path_applies(python_full, strict):
+        raise RuntimeError("benchmark inputs no longer exercise the paths they are named after")
+
+    def without_fast_path() -> ValidationReport:
+        violations = check_python(python_cell, strict, fast=False)
+        return ValidationReport.from_violations("python", strict.name, violations)
+
     contenders: dict[str, tuple[Callable[[], Any], int]] = {
         "ast.parse, 100-line Python cell (floor)": (lambda: ast.parse(python_cell), 50),
-        "validate 100-line Python cell": (lambda: validate(python_cell, "python"), 50),
+        "validate 100-line Python cell (fast path)": (
+            lambda: validate(python_cell, "python"),
+            50,
+        ),
+        "validate 100-line Python cell, fast path off": (without_fast_path, 50),
         "validate 100-line Python cell, full walk": (lambda: validate(python_full, "python"), 50),
         "validate Python cell with IPython syntax": (lambda: validate(ipython_cell, "python"), 20),
         "tree-sitter parse, 100 lines of JavaScript (floor)": (lambda: parser.parse(js_bytes), 50),
@@ -195,8 +211,9 @@ def run(quick: bool = False) -> dict[str, Any]:
         for name, (fn, calls) in contenders.items():
             samples[name].append(_per_call(fn, calls))
     rows = [_row(name, s) for name, s in samples.items()]
-    py = statistics.median(samples["validate 100-line Python cell"]) * 1e3
+    py = statistics.median(samples["validate 100-line Python cell (fast path)"]) * 1e3
     floor = statistics.median(samples["ast.parse, 100-line Python cell (floor)"]) * 1e3
+    slow = statistics.median(samples["validate 100-line Python cell, fast path off"]) * 1e3
     js = statistics.median(samples["validate 100 lines of JavaScript"]) * 1e3
     js_floor = statistics.median(samples["tree-sitter parse, 100 lines of JavaScript (floor)"])
     ratios = [
@@ -211,6 +228,12 @@ def run(quick: bool = False) -> dict[str, Any]:
             "value": round(py / floor, 3),
             "target": "<= 1.25",
             "ok": py / floor <= 1.25,
+        },
+        {
+            "name": "Python validate with fast path off / bare ast.parse",
+            "value": round(slow / floor, 3),
+            "target": "informational",
+            "ok": True,
         },
         {
             "name": "JavaScript 100 lines p50 (ms)",
@@ -228,10 +251,11 @@ def run(quick: bool = False) -> dict[str, Any]:
     notes = [
         f"Python cell: {len(python_cell.splitlines())} lines, {len(python_cell)} characters; "
         f"JavaScript: {len(javascript.splitlines())} lines, {len(javascript)} characters.",
-        "Ordinary code only pays for the parse plus a lexical scan (and the import "
-        "statements); the full AST walk runs when trigger words (dunders, getattr, type, "
-        "blocked names) appear. The parse itself is most of the Python time: where bare "
-        "ast.parse of the cell is near 0.5 ms, the absolute target cannot be met.",
+        "Ordinary multi-line code that provably triggers no rule (no trigger word, no "
+        "dunder, no IPython syntax, only plain allowed import lines, balanced brackets and "
+        "quotes) is accepted by a lexical scan without ast.parse; its other syntax errors "
+        "are left to the kernel. Otherwise the cell is parsed and, when trigger words "
+        "appear, fully walked; bare ast.parse alone is near 0.5-0.6 ms on this machine.",
         "Samples are per-call means of tight loops, interleaved across contenders.",
     ]
     return {"title": "Pre-submit validator", "rows": rows, "ratios": ratios, "notes": notes}

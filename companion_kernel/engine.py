@@ -8,6 +8,7 @@ import atexit
 import contextlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -62,6 +63,21 @@ class _Reaper:
             kill_process_tree(pid)
         self.pids.clear()
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
+
+
+# ipc socket paths (runtime dir + kernel id + sandbox dir + port) must fit in the 107 bytes of
+# a Unix socket address; a deep TMPDIR (pytest's, a notebook server's) would not leave room.
+_MAX_TEMP_DIR_CHARS = 40
+
+
+def _short_temp_dir() -> str | None:
+    default = tempfile.gettempdir()
+    if len(default) <= _MAX_TEMP_DIR_CHARS:
+        return None
+    for candidate in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return candidate
+    return None
 
 
 class Engine:
@@ -125,7 +141,7 @@ class Engine:
             runtime.mkdir(parents=True, exist_ok=True)
             runtime = Path(tempfile.mkdtemp(prefix="ck-", dir=runtime))
         else:
-            runtime = Path(tempfile.mkdtemp(prefix="ck-"))
+            runtime = Path(tempfile.mkdtemp(prefix="ck-", dir=_short_temp_dir()))
         self._reaper = _Reaper(runtime)
         self._finalizer = weakref.finalize(self, self._reaper)
         for language in self.config.languages:
@@ -499,6 +515,11 @@ import contextlib as __companion_contextlib
 if hasattr(get_ipython(), "_tee"):
     get_ipython()._tee = lambda channel, _null=__companion_contextlib.nullcontext: _null()
 del __companion_contextlib
+
+# Code runs as the validator reads it: with automagic and aliases, a plain line such as
+# `ls -la` would silently run a shell command. Explicit `!cmd` and `%magic` still work.
+get_ipython().automagic = False
+get_ipython().alias_manager.clear_aliases()
 """,
     """
 def __companion_output_cap(limit):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,9 +56,12 @@ class Cell:
 class Notebook:
     """A live notebook kernel: run cells, see their outputs as a frontend would."""
 
-    def __init__(self, runtime: Path) -> None:
-        self.runtime = runtime
-        env = {**os.environ, "TMPDIR": str(runtime)}
+    def __init__(self) -> None:
+        # The notebook's engine keeps its runtime directory under TMPDIR, so its processes
+        # can be told apart by path. Short, because ipc socket paths must fit 107 bytes
+        # (the engine would otherwise move to /tmp and the processes could not be found).
+        self.runtime = Path(tempfile.mkdtemp(prefix="ckm-", dir="/tmp"))
+        env = {**os.environ, "TMPDIR": str(self.runtime)}
         self.km = KernelManager(kernel_name=KERNEL_NAME)
         self.km.start_kernel(env=env)
         self.kc = self.km.client()
@@ -105,6 +110,9 @@ class Notebook:
         self.kc.stop_channels()
         self.km.shutdown_kernel()
 
+    def cleanup(self) -> None:
+        shutil.rmtree(self.runtime, ignore_errors=True)
+
 
 def _wait_gone(notebook: Notebook, timeout: float = 15.0) -> list[psutil.Process]:
     """Companion processes still alive after `timeout` (killed, so a failure leaks nothing)."""
@@ -132,8 +140,8 @@ def _wait_for_stream(notebook: Notebook, msg_id: str, text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def nb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Notebook]:
-    notebook = Notebook(tmp_path_factory.mktemp("magic"))
+def nb() -> Iterator[Notebook]:
+    notebook = Notebook()
     try:
         assert notebook.run("%load_ext companion_kernel").status == "ok"
         # These tests are about the magics, not isolation (the notebook tests use the default).
@@ -141,6 +149,7 @@ def nb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Notebook]:
         yield notebook
     finally:
         notebook.shutdown()
+        notebook.cleanup()
 
 
 class TestCellMagic:
@@ -336,8 +345,8 @@ class TestLineMagics:
 
 
 class TestLifecycle:
-    def test_lazy_engine_and_no_orphans(self, tmp_path: Path) -> None:
-        notebook = Notebook(tmp_path)
+    def test_lazy_engine_and_no_orphans(self) -> None:
+        notebook = Notebook()
         try:
             notebook.run("%load_ext companion_kernel")
             notebook.run("%companion config isolation=off")
@@ -354,12 +363,13 @@ class TestLifecycle:
             assert notebook.companion_processes()
         finally:
             notebook.shutdown()
-        # The notebook's kernel stopped: its companion kernels went with it.
+        # The notebook's kernel stopped: its companion kernels and their files went with it.
         assert not _wait_gone(notebook)
-        assert not list(tmp_path.glob("ck-*"))
+        assert not list(notebook.runtime.glob("ck-*"))
+        notebook.cleanup()
 
-    def test_killed_notebook_kernel_leaves_no_orphans(self, tmp_path: Path) -> None:
-        notebook = Notebook(tmp_path)
+    def test_killed_notebook_kernel_leaves_no_orphans(self) -> None:
+        notebook = Notebook()
         try:
             notebook.run("%load_ext companion_kernel")
             assert notebook.run("%%py\n1").result == "1"
@@ -369,3 +379,4 @@ class TestLifecycle:
             # SIGKILL: no atexit, no clean shutdown; the kernels must still go.
             notebook.km.shutdown_kernel(now=True)
         assert not _wait_gone(notebook)
+        notebook.cleanup()

@@ -74,3 +74,18 @@ def test_cli_exec_policy_flags() -> None:
     )
     assert rejected.returncode == 3 and "rejected" in rejected.stderr
     assert allowed.returncode == 0 and allowed.stdout == "ran\n"
+
+
+async def test_plain_lines_are_not_automagic_shell_commands() -> None:
+    # `ls -la` is valid Python (`ls - la`), so the validator passes it; with IPython's
+    # automagic and aliases it would run a shell command. Pooled kernels turn both off.
+    async with Engine(python_engine_config(policy="standard")) as engine:
+        async with engine.session() as s:
+            plain = await s.execute("ls -la")
+            magic = await s.execute("pwd")
+            explicit = await s.execute("%time x = 1")  # explicit magics still work
+            shell = await s.execute("!ls")  # and explicit shell escapes are judged as such
+    assert plain.status == "error" and plain.error.ename == "NameError"
+    assert magic.status == "error" and magic.error.ename == "NameError"
+    assert explicit.status == "ok" and "Wall time" in explicit.stdout
+    assert shell.status == "rejected"

@@ -5,7 +5,11 @@ and returns a `ValidationReport`: ``ok`` plus a list of `Violation` records (rul
 message, 1-based line and column, snippet, severity). It never raises on any code
 string - syntax errors, NUL bytes, huge or deeply nested input all become violations -
 and only raises for a bad *request* (`UnknownLanguage`, `InvalidRequest` for an unknown
-policy name).
+policy name). One exception to "syntax errors become violations": ordinary multi-line
+Python that provably triggers no rule is accepted without being parsed (the lexical fast
+path, see `companion_kernel.validation._pyscan`), so a syntax error there that leaves
+brackets and quotes balanced (``x = = 1``) is left to the kernel to report; nothing of
+such a cell runs.
 
 What it is, and what it is not
 ------------------------------

@@ -1,12 +1,20 @@
 """Python checks: judge what the IPython kernel will actually run, with one `ast` walk.
 
-Pipeline: IPython syntax (``!cmd``, ``%magic``, ``%%cell``, ``x?``, prompts) is rewritten
-by IPython's own ``TransformerManager`` - only when a cheap regular expression says the
-cell could contain such syntax. The result is parsed once with `ast` (identifiers come
-out NFKC-normalised, so look-alike letters cannot hide ``eval``). A lexical scan of the
-source then decides how much to walk: ordinary code that mentions no trigger word (a
-blocked name, a dunder, a frame attribute, ``getattr``, ``type``, ...) only has its import
-statements checked; anything else gets the full single-pass walk.
+Pipeline: first a lexical fast path (`companion_kernel.validation._pyscan`): an ordinary
+multi-line ASCII cell whose text holds no trigger word of the policy, no ``__``, no IPython
+syntax and only plain, allowed import lines is accepted without parsing (the parse alone
+costs more than the time budget). That path does not prove the cell parses: a cell with a
+syntax error it cannot see (balanced brackets and quotes, say ``x = = 1``) is accepted and
+the kernel reports the SyntaxError; unbalanced brackets or quotes still get
+``python.syntax`` here. Everything else takes the full path: IPython syntax (``!cmd``,
+``%magic``, ``%%cell``, ``x?``, prompts) is rewritten by IPython's own
+``TransformerManager`` - only when a cheap regular expression says the cell could contain
+such syntax. The result is parsed once with `ast` (identifiers come out NFKC-normalised,
+so look-alike letters cannot hide ``eval``). A lexical scan (`scan_words`: identifiers and
+the words of string values, escapes and implicit concatenation included) then decides how
+much to walk: code that mentions no trigger word (a blocked name, a dunder, a frame
+attribute, ``getattr``, ``type``, ...) only has its import statements checked; anything
+else gets the full single-pass walk.
 
 What the walk rejects, and why:
 
@@ -37,7 +45,6 @@ import ast
 import bisect
 import gc
 import importlib
-import re
 import sys
 import threading
 import types
@@ -49,21 +56,11 @@ from functools import lru_cache
 
 from ._budget import BudgetExceeded, run_with_budget
 from ._common import Collector, char_column, names, position_of, split_lines
+from ._pyscan import ESCAPE_RE, fast_path_ok, scan_words
+from ._pyscan import may_use_ipython_syntax as _may_use_ipython_syntax
 from .policy import Policy, PythonPolicy
 from .report import Violation
 
-_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# For ASCII text, maximal runs of identifier characters are a superset of its identifiers.
-_NOT_WORD = str.maketrans(
-    {chr(i): " " for i in range(128) if not (chr(i).isalnum() or chr(i) == "_")}
-)
-# String escapes can spell a dunder that the raw source does not show.
-_ESCAPE_RE = re.compile(r"\\[xuUN0-7]")
-# What IPython's input transformer could rewrite: escapes at a line start (!, %, ?, /, ",",
-# ;), `x = !cmd`, `x?`, pasted prompts, an indented first line. Cheap tests first.
-_IPYTHON_LINE_RE = re.compile(r"\n[ \t]*(?:[!%/,;]|\.\.\.)")
-_IPYTHON_ASSIGN_RE = re.compile(r"=[ \t]*[!%]")
-_IPYTHON_INDENT_RE = re.compile(r"(?:[ \t]*\r?\n)*[ \t]+\S")
 _MAX_NESTING = 4
 TRANSFORM_BUDGET_S = 2.0
 
@@ -282,37 +279,23 @@ def compile_rules(policy: PythonPolicy) -> _Rules:
     )
 
 
-def _may_use_ipython_syntax(code: str) -> bool:
-    """False only when IPython's transformer certainly leaves ``code`` as it is."""
-    return (
-        "?" in code
-        or ">>>" in code
-        or "In [" in code
-        or (code[:1] != "" and code[:1] in "!%/,;")
-        or code.startswith("...")
-        or _IPYTHON_LINE_RE.search(code) is not None
-        or _IPYTHON_ASSIGN_RE.search(code) is not None
-        or _IPYTHON_INDENT_RE.match(code) is not None
-    )
-
-
-def _words(source: str) -> set[str]:
-    if source.isascii():
-        return set(source.translate(_NOT_WORD).split())
-    return set(_WORD_RE.findall(source))
-
-
 def _needs_full_walk(source: str, words: set[str], rules: _Rules) -> bool:
-    if not source.isascii() or _ESCAPE_RE.search(source) or not words.isdisjoint(rules.triggers):
+    if (
+        not source.isascii()
+        or ESCAPE_RE.search(source)
+        or "\\\n" in source
+        or not words.isdisjoint(rules.triggers)
+    ):
         return True
-    return "__" in source and any(w[:2] == "__" and w not in SAFE_DUNDER_NAMES for w in words)
+    # Not `"__" in source`: implicit concatenation can join `"_" "_class__"`.
+    return any(w[:2] == "__" and w not in SAFE_DUNDER_NAMES for w in words)
 
 
 def _text_could_matter(text: str, rules: _Rules) -> bool:
     """Could this string, read as code or as a format field, break a rule?"""
     if not text.isascii():
         return True
-    return _needs_full_walk(text, _words(text), rules)
+    return _needs_full_walk(text, scan_words(text), rules)
 
 
 _transformer_lock = threading.Lock()
@@ -884,12 +867,25 @@ _HANDLERS: dict[type, Callable[[_Checker, ast.AST], None]] = {
 }  # type: ignore[dict-item]
 
 
-def check(code: str, policy: Policy, depth: int = 0, *, full: bool = False) -> list[Violation]:
+def fast_path_applies(code: str, policy: Policy) -> bool:
+    """True when ``code`` is accepted by the lexical fast path, without `ast.parse`."""
+    rules = compile_rules(policy.python)
+    return fast_path_ok(code, rules.triggers, rules.module_allowed)
+
+
+def check(
+    code: str, policy: Policy, depth: int = 0, *, full: bool = False, fast: bool = True
+) -> list[Violation]:
     """All violations of ``policy`` in Python ``code`` (never raises on bad input).
 
-    ``full`` forces the full walk even when the lexical scan says it is not needed (tests
-    use it to show the shortcut never changes the verdict).
+    ``full`` forces the parse and the full walk even when the lexical scans say they are
+    not needed; ``fast=False`` only turns off the fast path that skips the parse (tests use
+    both to show the shortcuts never let through what the full check rejects).
     """
+    if fast and not full and depth == 0:
+        rules = compile_rules(policy.python)
+        if fast_path_ok(code, rules.triggers, rules.module_allowed):
+            return []
     # The tree is thousands of acyclic objects, freed by reference counting when _check
     # returns; with the collector paused they never trigger (and pay for) a collection.
     enabled = gc.isenabled()
@@ -938,7 +934,7 @@ def _check(code: str, policy: Policy, depth: int, full: bool) -> list[Violation]
         out.add("python.syntax", "code is nested too deeply to parse", 1, 1, "")
         return out.violations
     checker = _Checker(rules, policy, source, out, line_shift=shift, depth=depth)
-    words = _words(source)
+    words = scan_words(source) if source.isascii() else set()
     if full or _needs_full_walk(source, words, rules):
         checker.walk(tree)
     elif "import" in words:
