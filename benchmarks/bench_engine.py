@@ -15,58 +15,39 @@ import psutil
 from jupyter_client import AsyncKernelManager
 
 from companion_kernel import Engine, EngineConfig, PoolConfig
-from companion_kernel._bench import ratio, summarize
+from companion_kernel._bench import ratio, raw_execute, summarize
 from companion_kernel._kernel import _OneSpecManager
 
 CELL = "1+1"
 
 
-async def _raw_kernel(
-    engine: Engine, root: Path, language: str
+async def _start_raw(
+    engine: Engine, root: Path, name: str, language: str = "python"
 ) -> tuple[AsyncKernelManager, object]:
+    """A kernel from the engine's own spec, driven by plain jupyter_client."""
     km = AsyncKernelManager(
         kernel_name="companion",
         kernel_spec_manager=_OneSpecManager(engine.kernel_spec(language)),
         transport="ipc",
-        ip=str(root / "raw"),
-        connection_file=str(root / "raw.json"),
-    )
-    await km.start_kernel()
-    kc = km.client()
-    kc.start_channels(hb=False, stdin=False)
-    await kc.wait_for_ready(timeout=60)
-    return km, kc
-
-
-async def _raw_execute(kc: object, cell: str = CELL) -> None:
-    """The hand-written floor: send, read iopub until idle for our request, read the reply."""
-    msg_id = kc.execute(cell)
-    while True:
-        msg = await kc.get_iopub_msg()
-        if (
-            msg["parent_header"].get("msg_id") == msg_id
-            and msg["msg_type"] == "status"
-            and msg["content"]["execution_state"] == "idle"
-        ):
-            break
-    while (await kc.get_shell_msg())["parent_header"].get("msg_id") != msg_id:
-        pass
-
-
-async def _naive_once(engine: Engine, root: Path, i: int) -> None:
-    km = AsyncKernelManager(
-        kernel_name="companion",
-        kernel_spec_manager=_OneSpecManager(engine.kernel_spec("python")),
-        transport="ipc",
-        ip=str(root / f"naive{i}"),
-        connection_file=str(root / f"naive{i}.json"),
+        ip=str(root / name),
+        connection_file=str(root / f"{name}.json"),
     )
     await km.start_kernel()
     kc = km.client()
     kc.start_channels(hb=False, stdin=False)
     try:
         await kc.wait_for_ready(timeout=60)
-        await _raw_execute(kc)
+    except BaseException:
+        kc.stop_channels()
+        await km.shutdown_kernel(now=True)
+        raise
+    return km, kc
+
+
+async def _naive_once(engine: Engine, root: Path, i: int) -> None:
+    km, kc = await _start_raw(engine, root, f"naive{i}")
+    try:
+        await raw_execute(kc, CELL)
     finally:
         kc.stop_channels()
         await km.shutdown_kernel(now=True)
@@ -83,16 +64,16 @@ async def engine_vs_raw(language: str, cell: str, n: int) -> tuple[list, list, f
     with tempfile.TemporaryDirectory(prefix="ckb-") as tmp:
         async with Engine(config, tools=False) as engine:
             await engine.wait_ready()
-            km, kc = await _raw_kernel(engine, Path(tmp), language)
+            km, kc = await _start_raw(engine, Path(tmp), "raw", language)
             try:
                 async with engine.session(language) as session:
                     for _ in range(20):  # warm both paths
-                        await _raw_execute(kc, cell)
+                        await raw_execute(kc, cell)
                         await session.execute(cell)
                     raw, eng = [], []
                     for _ in range(n):  # interleaved, so machine noise hits both alike
                         t0 = time.perf_counter()
-                        await _raw_execute(kc, cell)
+                        await raw_execute(kc, cell)
                         t1 = time.perf_counter()
                         await session.execute(cell)
                         eng.append(time.perf_counter() - t1)

@@ -16,7 +16,7 @@ import time
 from contextlib import AsyncExitStack
 from typing import Any
 
-from companion_kernel._bench import ratio, summarize
+from companion_kernel._bench import ratio, raw_execute, summarize
 from companion_kernel.sandbox import SandboxConfig, bwrap_available
 from companion_kernel.sandbox._probe import probe_kernel
 
@@ -36,19 +36,9 @@ async def _cold(config: SandboxConfig | None) -> float:
 
 
 async def _execute(kc: Any) -> float:
-    """Send one cell; wait for idle on iopub and for the reply (the protocol floor)."""
+    """Seconds for one cell over the protocol floor."""
     start = time.perf_counter()
-    msg_id = kc.execute(CELL)
-    while True:
-        msg = await kc.get_iopub_msg()
-        if (
-            msg["parent_header"].get("msg_id") == msg_id
-            and msg["msg_type"] == "status"
-            and msg["content"]["execution_state"] == "idle"
-        ):
-            break
-    while (await kc.get_shell_msg())["parent_header"].get("msg_id") != msg_id:
-        pass
+    await raw_execute(kc, CELL)
     return time.perf_counter() - start
 
 

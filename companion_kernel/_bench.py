@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["machine_info", "ratio", "run_benchmarks", "summarize", "timed"]
+__all__ = ["machine_info", "ratio", "raw_execute", "run_benchmarks", "summarize", "timed"]
 
 BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
 # Order matters only for reading; each group measures its own pair side by side.
@@ -47,6 +47,21 @@ def ratio(name: str, value: float, target: str) -> dict[str, Any]:
     op, bound = target.split()
     ok = value <= float(bound) if op == "<=" else value >= float(bound)
     return {"name": name, "value": round(value, 3), "target": target, "ok": ok}
+
+
+async def raw_execute(kc: Any, cell: str) -> None:
+    """The protocol floor: send one cell, read iopub until its idle status, read its reply."""
+    msg_id = kc.execute(cell)
+    while True:
+        msg = await kc.get_iopub_msg()
+        if (
+            msg["parent_header"].get("msg_id") == msg_id
+            and msg["msg_type"] == "status"
+            and msg["content"]["execution_state"] == "idle"
+        ):
+            break
+    while (await kc.get_shell_msg())["parent_header"].get("msg_id") != msg_id:
+        pass
 
 
 def timed(fn: Callable[[], Any]) -> float:
