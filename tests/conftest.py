@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from _support import kernel_processes, python_engine_config
+from hypothesis import settings
 
 from companion_kernel import Engine
+
+# CI must be reproducible: the same examples every run (local runs keep exploring).
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture

@@ -59,6 +59,14 @@ _JOIN_GAP_RE = re.compile(r"\s*[rRbBuUfF]{0,2}")
 # Inside a string that holds quotes (an f-string's fields can hold adjacent literals): every
 # run of quotes, blanks and prefixes, removed, so whatever those literals join is joined.
 _INNER_GAP_RE = re.compile(r"""['"](?:[\s'"]|[rRbBuUfF]{1,2}(?=['"]))*""")
+# A string prefix with `f` right before a literal's opening quote: an f-string.
+_FSTRING_PREFIX_RE = re.compile(r"(?<![A-Za-z0-9_])[rRbB]?[fF][rRbB]?$")
+# Two string literals next to each other (a quote, blanks, a prefix, a quote).
+_NESTED_JOIN_RE = re.compile(r"""['"]\s*[rRbBuUfF]{0,2}['"]""")
+# Joined text that sends the cell to the full path (`__` is never fast-path material).
+DOUBT = "__doubt__"
+# The same without taking letters for prefixes: in `{"f" "_globals"}` the `f` is content.
+_INNER_QUOTES_RE = re.compile(r"""['"][\s'"]*""")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # What IPython's input transformer could rewrite: escapes at a line start (!, %, ?, /, ",",
 # ;), `x = !cmd`, `x?`, pasted prompts, an indented first line. Cheap tests first.
@@ -136,6 +144,11 @@ def _lex(source: str) -> tuple[list[str], list[str]]:
         run.append(content)
         if "'" in content or '"' in content:
             joined.append(_INNER_GAP_RE.sub("", content))
+            joined.append(_INNER_QUOTES_RE.sub("", content))
+            if _FSTRING_PREFIX_RE.search(gap) and _NESTED_JOIN_RE.search(content):
+                # Adjacent literals nested in an f-string's field join in ways no regex
+                # rebuilds reliably (`{"f" f"_globals"}`): mark the cell as doubtful.
+                joined.append(DOUBT)
     if len(run) > 1:
         joined.append("".join(run))
     code.append(source[last:])

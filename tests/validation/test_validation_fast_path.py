@@ -249,3 +249,13 @@ class TestDifferential:
     )
     def test_grammar_heavy_text(self, code: str, policy: Policy) -> None:
         _assert_agrees(code, policy)
+
+
+def test_letter_before_a_quote_inside_an_fstring_field_is_content_not_a_prefix() -> None:
+    # Found by hypothesis: `"f" "_globals"` inside an f-string field joins to `f_globals`;
+    # reading the `f` as a string prefix hid the word from the scan.
+    from companion_kernel.validation._pyscan import scan_words
+
+    code = "x = 1\nz = f'{\"f\" \"_globals\"}'\n"
+    assert "f_globals" in scan_words(code)
+    assert not fast_path_applies(code, STRICT)
