@@ -128,16 +128,12 @@ class LocalKernel(KernelHandle):
         language: str,
         spec: KernelSpec | Callable[[Path], KernelSpec],
         runtime_dir: Path,
-        env: dict[str, str] | None = None,
-        cwd: str | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.language = language
         self._dir = runtime_dir / self.id
         # A callable gets this kernel's working directory (a sandbox binds it per kernel).
         self._spec = spec if isinstance(spec, KernelSpec) else spec(self.workdir)
-        self._env = env
-        self._cwd = cwd
         self._km: AsyncKernelManager | None = None
         self._kc: Any = None
         self._closed = False
@@ -160,12 +156,12 @@ class LocalKernel(KernelHandle):
         )
         self._km = km
         try:
-            env = dict(os.environ if self._env is None else self._env)
+            env = dict(os.environ)
             env.update(self._spec.env or {})
             # The kernel must not think it is a child of a notebook server we do not run.
             env.pop("JPY_PARENT_PID", None)
             await asyncio.wait_for(
-                km.start_kernel(env=env, cwd=self._cwd or str(self.workdir)), timeout
+                km.start_kernel(env=env, cwd=str(self.workdir)), timeout
             )
             self._pid = _pid_of(km)
             kc = km.client()

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from jupyter_client.kernelspec import KernelSpec
 
 from ._kernel import KernelHandle, LocalKernel, kill_process_tree
-from ._messages import OutputCollector
 from .config import EngineConfig
 from .errors import (
     EngineClosed,
@@ -34,7 +33,7 @@ from .errors import (
 from .languages import canonical_language, get_language
 from .models import ErrorInfo, ExecutionResult
 from .pool import KernelPool, PoolStats
-from .session import Session, _check_code, run_cell
+from .session import Session, _check_code, run_setup_cell
 from .tools.bridge import ToolAccess, ToolBridge
 
 if TYPE_CHECKING:
@@ -249,13 +248,9 @@ class Engine:
             # the host's cap, so the host still sees (and marks) the truncation.
             limit = str(2 * self.config.max_output_bytes)
             for code in _PYTHON_SETUP:
-                collector = OutputCollector(64 * 1024)
-                code = code.replace("__LIMIT__", limit)
-                outcome = await run_cell(kernel, code, collector, timeout=30, grace=1, silent=True)
-                if outcome.status != "ok":
-                    raise KernelStartError(
-                        f"setting up the python kernel failed: {collector.error}"
-                    )
+                failed = await run_setup_cell(kernel, code.replace("__LIMIT__", limit))
+                if failed:
+                    raise KernelStartError(f"setting up the python kernel failed: {failed}")
         if self._bridge is not None:
             await self._bridge.prepare(kernel)
 

@@ -346,6 +346,22 @@ async def run_cell(
     return _Outcome(status=status, execution_count=content.get("execution_count"))
 
 
+async def run_setup_cell(
+    kernel: KernelHandle,
+    code: str,
+    *,
+    on_comm: Callable[[dict[str, Any]], None] | None = None,
+) -> str | None:
+    """Run set-up code silently (no history, no counter); return why it failed, or None."""
+    collector = OutputCollector(64 * 1024)
+    outcome = await run_cell(
+        kernel, code, collector, timeout=30, grace=1, on_comm=on_comm, silent=True
+    )
+    if outcome.status == "ok":
+        return None
+    return str(collector.error or outcome.error or outcome.status)
+
+
 def _route(
     msg: dict[str, Any],
     msg_id: str,

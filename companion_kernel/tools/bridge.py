@@ -37,7 +37,7 @@ import cachetools
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_jsonable_python
 
-from companion_kernel.errors import ToolArgumentError, ToolError, ToolExecutionError
+from companion_kernel.errors import ToolError, ToolExecutionError
 
 if TYPE_CHECKING:
     from companion_kernel._kernel import KernelHandle
@@ -111,8 +111,7 @@ class ToolBridge:
 
     async def prepare(self, kernel: KernelHandle) -> None:
         """Install the `tools` object in a fresh kernel (before any session sees it)."""
-        from companion_kernel._messages import OutputCollector
-        from companion_kernel.session import run_cell
+        from companion_kernel.session import run_setup_cell
 
         if kernel.language not in ("python", "javascript"):
             return
@@ -133,12 +132,9 @@ class ToolBridge:
             if opened and content.get("target_name") == TARGET_NAME:
                 link.comm_id = content.get("comm_id")
 
-        collector = OutputCollector(64 * 1024)
-        outcome = await run_cell(
-            kernel, code, collector, timeout=30, grace=1, on_comm=on_comm, silent=True
-        )
-        if outcome.status != "ok" or link.comm_id is None:
-            detail = collector.error or outcome.error or "no comm was opened"
+        failed = await run_setup_cell(kernel, code, on_comm=on_comm)
+        if failed or link.comm_id is None:
+            detail = failed or "no comm was opened"
             raise ToolError(
                 f"installing the tool bridge in the {kernel.language} kernel failed: {detail}"
             )
@@ -295,8 +291,11 @@ class ToolBridge:
                 raise ToolError(
                     f"tool {name!r} runs inside a Python kernel: pass session= a Python session"
                 )
-            kwargs = _parse_arguments(arguments)
-            validated = to_jsonable_python(found.validate(*args, **kwargs))
+            # The executor's own argument handling: dict or JSON string, size limit, messages.
+            _, bound_args, bound_kwargs = self.registry.executor._prepare(
+                name, arguments, args, None, None, None
+            )
+            validated = to_jsonable_python(found.binder.named(bound_args, bound_kwargs))
             key = (session.id, found.version, json.dumps(validated, sort_keys=True))
             if found.cache_ttl is not None and key in self._kernel_cache:
                 return ToolResult.success(
@@ -308,26 +307,17 @@ class ToolBridge:
             )
             if result.status != "ok" or result.text is None:
                 raise ToolExecutionError(f"tool {name!r} failed in the kernel: {result.error}")
-            value = json.loads(ast.literal_eval(result.text))
+            try:
+                value = json.loads(ast.literal_eval(result.text))
+            except (ValueError, SyntaxError) as exc:
+                raise ToolExecutionError(
+                    f"tool {name!r} returned an unreadable value: {exc}"
+                ) from exc
         except ToolError as exc:
             return ToolResult.failure(name, exc, duration_s=time.monotonic() - start)
-        except (ValueError, SyntaxError) as exc:
-            err = ToolArgumentError(f"invalid arguments for {name!r}: {exc}")
-            return ToolResult.failure(name, err, duration_s=time.monotonic() - start)
         if found.cache_ttl is not None:
             self._kernel_cache[key] = value
         return ToolResult.success(name, value, cached=False, duration_s=time.monotonic() - start)
-
-
-def _parse_arguments(arguments: Mapping[str, Any] | str | None) -> dict[str, Any]:
-    if arguments is None:
-        return {}
-    if isinstance(arguments, str):
-        parsed = json.loads(arguments)
-        if not isinstance(parsed, dict):
-            raise ValueError("a JSON string of arguments must hold an object")
-        return parsed
-    return dict(arguments)
 
 
 def _kernel_source(tool: Any) -> str:
