@@ -11,6 +11,7 @@ spec_metadata = kernel_spec_metadata(SandboxConfig(isolate=isolate))
 from __future__ import annotations
 
 from ._isolation import IsolationMode, bwrap_available, resolve_isolation
+from ._mounts import remove_tree
 from .limits import Limits
 from .provisioner import (
     PROVISIONER_NAME,
@@ -27,5 +28,6 @@ __all__ = [
     "SandboxConfig",
     "bwrap_available",
     "kernel_spec_metadata",
+    "remove_tree",
     "resolve_isolation",
 ]
