@@ -9,7 +9,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import tempfile
 import threading
 import time
@@ -33,6 +32,7 @@ from .errors import (
 from .languages import canonical_language, get_language
 from .models import ErrorInfo, ExecutionResult
 from .pool import KernelPool, PoolStats
+from .sandbox import remove_tree
 from .session import Session, _check_code, run_setup_cell
 from .tools.bridge import ToolAccess, ToolBridge
 
@@ -50,18 +50,46 @@ class _Reaper:
     """Kills kernel processes and removes the runtime directory, even without a clean exit.
 
     It holds no reference to the engine, so `weakref.finalize` can call it when the engine
-    is garbage-collected or the interpreter exits.
+    is garbage-collected or the interpreter exits. Kernels report their processes as they
+    spawn and once they are reaped (`ProcessTracker`), so only live kernels are listed.
     """
 
     def __init__(self, runtime_dir: Path) -> None:
         self.runtime_dir = runtime_dir
-        self.pids: set[int] = set()
+        self.processes: dict[int, float | None] = {}
+        """Live kernel pids and their creation times (a reused pid is never killed)."""
+
+    def track(self, pid: int, create_time: float | None) -> None:
+        self.processes[pid] = create_time
+
+    def untrack(self, pid: int) -> None:
+        self.processes.pop(pid, None)
 
     def __call__(self) -> None:
-        for pid in list(self.pids):
-            kill_process_tree(pid)
-        self.pids.clear()
-        shutil.rmtree(self.runtime_dir, ignore_errors=True)
+        for pid, create_time in list(self.processes.items()):
+            kill_process_tree(pid, create_time)
+        self.processes.clear()
+        _kill_strays(self.runtime_dir)
+        remove_tree(self.runtime_dir)
+
+
+def _kill_strays(runtime_dir: Path) -> None:
+    """Kill our own descendants launched for this runtime directory.
+
+    A kernel still starting is not tracked yet (its pid is known once jupyter_client
+    returns); its command line names its connection file, which lives in `runtime_dir`.
+    """
+    import psutil
+
+    marker = str(runtime_dir)
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            if any(marker in arg for arg in child.cmdline()):
+                kill_process_tree(child.pid, child.create_time())
 
 
 # ipc socket paths (runtime dir + kernel id + sandbox dir + port) must fit in the 107 bytes of
@@ -148,7 +176,6 @@ class Engine:
                 language,
                 self.config.pool(language),
                 factory=lambda lang=language: self._new_kernel(lang),
-                on_start=self._track_kernel,
                 prepare=self._prepare_kernel,
             )
             self._pools[language] = pool
@@ -176,7 +203,7 @@ class Engine:
             await session.close()
         await asyncio.gather(*(p.close() for p in self._pools.values()), return_exceptions=True)
         if self._finalizer is not None:
-            self._finalizer()
+            await asyncio.to_thread(self._finalizer)  # blocking: kills, waits, removes files
 
     @property
     def closed(self) -> bool:
@@ -223,6 +250,7 @@ class Engine:
                 isolate=bool(self._sandboxed),
                 limits=self.config.limits,
                 workdir=str(workdir) if workdir is not None else None,
+                workspace_quota=workdir is not None,
                 ro_binds=lang.sandbox_binds(),
             )
             spec["interrupt_mode"] = "message"
@@ -238,6 +266,10 @@ class Engine:
             language,
             lambda workdir: self.kernel_spec(language, workdir=workdir),
             self._reaper.runtime_dir,
+            tracker=self._reaper,
+            # Room for a stream chunk the in-kernel cap lets through (2x the cap in
+            # characters, up to 4 bytes each); anything bigger can never be kept anyway.
+            max_message_bytes=8 * self.config.max_output_bytes + 1024 * 1024,
         )
 
     async def _prepare_kernel(self, kernel: KernelHandle) -> None:
@@ -253,10 +285,6 @@ class Engine:
                     raise KernelStartError(f"setting up the python kernel failed: {failed}")
         if self._bridge is not None:
             await self._bridge.prepare(kernel)
-
-    def _track_kernel(self, kernel: KernelHandle) -> None:
-        if self._reaper is not None:
-            self._reaper.pids.update(kernel.pids)
 
     def pool(self, language: str) -> KernelPool:
         """The pool of `language` (name or alias)."""
@@ -279,8 +307,6 @@ class Engine:
             pool.discard(kernel)
         if self._bridge is not None:
             self._bridge.forget_kernel(kernel)
-        if self._reaper is not None:
-            self._reaper.pids.difference_update(kernel.pids)
 
     def stats(self) -> dict[str, PoolStats]:
         """Per-language pool statistics."""

@@ -13,7 +13,16 @@ Layout inside the sandbox:
 - the kernel's ipc directory (sockets): read-write at the same path; the connection
   file: read-only at the same path.
 - the per-session working directory: read-write at ``/workspace`` (the cwd).
-- everything else, ``/`` included, is read-only and empty.
+- everything else, ``/`` included, is read-only and empty; there is no ``/sys``.
+- ``/proc`` is the sandbox's own; the host-wide interfaces in it are read-only
+  (``PROC_READONLY``) or masked (``PROC_MASKED``), as container runtimes do.
+
+Host identity: when the engine runs as root, bubblewrap sets the sandbox up as root
+without a user namespace and the kernel is started through ``setpriv`` as an
+unprivileged host uid/gid (``host_uid``, default 65534, "nobody", which owns no
+files), with no capabilities, no bounding set and ``no_new_privs``. Otherwise a
+user namespace maps the sandbox user (uid 1000) to the engine's own, unprivileged,
+uid. Either way the kernel's host identity is never 0.
 """
 
 from __future__ import annotations
@@ -24,6 +33,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "DEFAULT_HOST_GID",
+    "DEFAULT_HOST_UID",
+    "PROC_MASKED",
+    "PROC_READONLY",
     "SANDBOX_GID",
     "SANDBOX_HOME",
     "SANDBOX_UID",
@@ -36,8 +49,10 @@ __all__ = [
     "is_node_command",
     "launcher_argv",
     "passwd_file",
+    "proc_layout",
     "sandbox_env",
     "tuned_env",
+    "unconfined_env",
 ]
 
 SANDBOX_HOME = "/home/sandbox"
@@ -47,9 +62,54 @@ SANDBOX_WORKDIR = "/workspace"
 SANDBOX_USER = "sandbox"
 """User name inside the sandbox."""
 SANDBOX_UID = 1000
-"""uid inside the sandbox (mapped to the engine's own uid outside)."""
+"""uid inside the sandbox when a user namespace maps it to the engine's own uid."""
 SANDBOX_GID = 1000
-"""gid inside the sandbox."""
+"""gid inside the sandbox in that case."""
+DEFAULT_HOST_UID = 65534
+"""Host uid of kernels started by a root engine ("nobody": owns no files)."""
+DEFAULT_HOST_GID = 65534
+"""Host gid of kernels started by a root engine ("nogroup")."""
+
+PROC_READONLY: tuple[str, ...] = (
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+    "/proc/irq",
+    "/proc/bus",
+    "/proc/fs",
+)
+"""Host-wide settings under /proc, bound read-only over the sandbox's own /proc."""
+PROC_MASKED: tuple[str, ...] = (
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/key-users",
+    "/proc/kallsyms",
+    "/proc/kmsg",
+    "/proc/kpagecgroup",
+    "/proc/kpagecount",
+    "/proc/kpageflags",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/sysvipc",
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/scsi",
+    "/proc/driver",
+    "/proc/dynamic_debug",
+)
+"""Kernel internals under /proc hidden from the sandbox: files are covered by an empty
+read-only file, directories by an empty read-only tmpfs."""
+
+# setpriv (util-linux) drops to the host uid/gid inside the sandbox: after it the kernel
+# has no capabilities, an empty bounding set and no_new_privs (setuid files do nothing).
+_SETPRIV = (
+    "--clear-groups",
+    "--inh-caps=-all",
+    "--ambient-caps=-all",
+    "--bounding-set=-all",
+    "--no-new-privs",
+)
 
 # Joins each cgroup given on the command line, then execs the rest: the kernel is in
 # its cgroups before it runs a single instruction. $1 is the number of cgroup files.
@@ -93,7 +153,22 @@ class BwrapPlan:
     tmpfs_bytes: int | None = None
     """Size cap of each tmpfs mount; None for the kernel's default (half of RAM)."""
     disable_userns: bool = True
-    """Forbid new user namespaces inside (needs bubblewrap >= 0.8)."""
+    """Forbid new user namespaces inside (needs bubblewrap >= 0.8; user-namespace mode)."""
+    host_uid: int | None = None
+    """Run the kernel as this host uid (root engines): no user namespace, setpriv inside.
+    None: a user namespace maps SANDBOX_UID to the caller's own uid."""
+    host_gid: int | None = None
+    """Host gid that goes with ``host_uid``."""
+    setpriv: str = "/usr/bin/setpriv"
+    """Path of util-linux ``setpriv`` inside the sandbox (with ``host_uid``)."""
+    seccomp_fd: int | None = None
+    """Descriptor holding the compiled seccomp filter (``--seccomp``), or None."""
+    proc_readonly: Sequence[str] = ()
+    """Paths under /proc bound read-only (existing ones from PROC_READONLY)."""
+    proc_masked_files: Sequence[str] = ()
+    """Files under /proc covered by an empty file."""
+    proc_masked_dirs: Sequence[str] = ()
+    """Directories under /proc covered by an empty read-only tmpfs."""
 
 
 def _depth_order(paths: Iterable[str]) -> list[str]:
@@ -103,9 +178,11 @@ def _depth_order(paths: Iterable[str]) -> list[str]:
 
 def bwrap_argv(bwrap: str, plan: BwrapPlan) -> list[str]:
     """The bubblewrap command line for ``plan``; the kernel argv comes after ``--``."""
-    argv = [
-        bwrap,
-        "--unshare-user",
+    privileged = plan.host_uid is not None
+    argv = [bwrap]
+    if not privileged:
+        argv.append("--unshare-user")
+    argv += [
         "--unshare-pid",
         "--unshare-ipc",
         "--unshare-uts",
@@ -113,43 +190,86 @@ def bwrap_argv(bwrap: str, plan: BwrapPlan) -> list[str]:
         "--unshare-cgroup-try",
         "--die-with-parent",
         "--new-session",
-        "--cap-drop",
-        "ALL",
-        "--uid",
-        str(SANDBOX_UID),
-        "--gid",
-        str(SANDBOX_GID),
-        "--hostname",
-        "sandbox",
     ]
-    if plan.disable_userns:
-        argv.append("--disable-userns")
+    if not privileged:
+        # With host_uid, setpriv needs bubblewrap's capabilities to drop to that uid and
+        # then drops every capability itself.
+        argv += ["--cap-drop", "ALL", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
+        if plan.disable_userns:
+            argv.append("--disable-userns")
+    argv += ["--hostname", "sandbox"]
     for path in _depth_order(plan.system_ro):
         argv += ["--ro-bind", path, path]
     for target, link in plan.symlinks:
         argv += ["--symlink", target, link]
+    # bubblewrap running as root creates missing parents of a mount point with mode
+    # 0700; the kernel's uid must traverse them, so make them 0755 first.
+    host_bound = [*plan.system_ro, "/proc", "/dev"]
+    made: set[str] = set()
+
+    def parents(dest: str) -> list[str]:
+        out: list[str] = []
+        parent = os.path.dirname(dest.rstrip("/"))
+        missing = []
+        while parent not in ("", "/") and parent not in made:
+            missing.append(parent)
+            parent = os.path.dirname(parent)
+        for path in reversed(missing):
+            made.add(path)
+            if not _below(path, host_bound):
+                out += ["--perms", "0755", "--dir", path]
+        return out
+
     for path in plan.etc_files:
-        argv += ["--ro-bind-try", path, path]
+        argv += [*parents(path), "--ro-bind-try", path, path]
     for fd, dest in plan.data_files:
-        argv += ["--ro-bind-data", str(fd), dest]
+        argv += [*parents(dest), "--ro-bind-data", str(fd), dest]
     argv += ["--proc", "/proc", "--dev", "/dev"]
+    for path in plan.proc_readonly:
+        argv += ["--ro-bind", path, path]
+    for path in plan.proc_masked_files:
+        argv += ["--ro-bind", "/dev/null", path]
+    for path in plan.proc_masked_dirs:
+        argv += ["--perms", "0555", "--tmpfs", path, "--remount-ro", path]
     # tmpfs first: a later tmpfs on /tmp would hide binds below it.
     for dest in ("/dev/shm", "/tmp", SANDBOX_HOME):
+        argv += parents(dest)
         if plan.tmpfs_bytes is not None:
             argv += ["--size", str(plan.tmpfs_bytes)]
+        if privileged:
+            argv += ["--perms", "1777"]  # created by root; the kernel's uid must write
         argv += ["--tmpfs", dest]
-    for path in _depth_order(plan.ro_binds):
-        argv += ["--ro-bind", path, path]
-    for path in _depth_order(plan.rw_binds):
-        argv += ["--bind", path, path]
-    for path in plan.ro_files:
-        argv += ["--ro-bind", path, path]
+    for option, paths in (
+        ("--ro-bind", _depth_order(plan.ro_binds)),
+        ("--bind", _depth_order(plan.rw_binds)),
+        ("--ro-bind", plan.ro_files),
+    ):
+        for path in paths:
+            argv += [*parents(path), option, path, path]
+            host_bound.append(path)
     if plan.workdir is not None:
         argv += ["--bind", plan.workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]
     else:
         argv += ["--chdir", SANDBOX_HOME]
-    argv += ["--remount-ro", "/", "--", *plan.command]
-    return argv
+    if plan.seccomp_fd is not None:
+        argv += ["--seccomp", str(plan.seccomp_fd)]
+    argv += ["--remount-ro", "/", "--"]
+    if privileged:
+        gid = plan.host_gid if plan.host_gid is not None else plan.host_uid
+        argv += [plan.setpriv, f"--reuid={plan.host_uid}", f"--regid={gid}", *_SETPRIV, "--"]
+    return [*argv, *plan.command]
+
+
+def _below(path: str, roots: Iterable[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def proc_layout() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(read-only paths, masked files, masked directories) that exist on this host."""
+    readonly = tuple(p for p in PROC_READONLY if os.path.exists(p))
+    files = tuple(p for p in PROC_MASKED if os.path.isfile(p))
+    dirs = tuple(p for p in PROC_MASKED if os.path.isdir(p))
+    return readonly, files, dirs
 
 
 def launcher_argv(
@@ -208,6 +328,38 @@ def tuned_env(env: Mapping[str, str], *, node_heap_mb: int | None) -> dict[str, 
     return out
 
 
+_UNCONFINED_KEEP = (
+    "PATH",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TERM",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "TMPDIR",
+)
+
+
+def unconfined_env(
+    env: Mapping[str, str],
+    *,
+    keep: Iterable[str] = (),
+    node_heap_mb: int | None = None,
+) -> dict[str, str]:
+    """The environment of a kernel that runs without bubblewrap: the host's minus its
+    secrets. Only locale, paths and identity variables, Jupyter's own ``JPY_*`` and the
+    names in ``keep`` (the kernel spec's and the config's) pass."""
+    wanted = set(keep)
+    out = {
+        k: v
+        for k, v in env.items()
+        if k in _UNCONFINED_KEEP or k in wanted or k.startswith(("LC_", "JPY_"))
+    }
+    return tuned_env(out, node_heap_mb=node_heap_mb)
+
+
 def sandbox_env(
     *,
     path: Sequence[str],
@@ -244,17 +396,20 @@ def sandbox_env(
     return tuned_env(env, node_heap_mb=node_heap_mb)
 
 
-def passwd_file() -> bytes:
-    """/etc/passwd inside the sandbox: our user and nobody (unmapped ids)."""
-    return (
-        f"{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}:{SANDBOX_USER}:{SANDBOX_HOME}:/bin/sh\n"
-        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-    ).encode()
+def passwd_file(uid: int = SANDBOX_UID, gid: int = SANDBOX_GID) -> bytes:
+    """/etc/passwd inside the sandbox: our user and, unless it is ours, nobody."""
+    text = f"{SANDBOX_USER}:x:{uid}:{gid}:{SANDBOX_USER}:{SANDBOX_HOME}:/bin/sh\n"
+    if uid != 65534:
+        text += "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+    return text.encode()
 
 
-def group_file() -> bytes:
+def group_file(gid: int = SANDBOX_GID) -> bytes:
     """/etc/group inside the sandbox."""
-    return f"{SANDBOX_USER}:x:{SANDBOX_GID}:\nnogroup:x:65534:\n".encode()
+    text = f"{SANDBOX_USER}:x:{gid}:\n"
+    if gid != 65534:
+        text += "nogroup:x:65534:\n"
+    return text.encode()
 
 
 def hidden_paths(paths: Iterable[str], visible: Iterable[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""Per-kernel cgroups for the pids and memory limits (cgroup v1 or v2, where writable).
+"""Per-kernel cgroups for the pids, memory and CPU limits (cgroup v1 or v2, where writable).
 
 Each kernel gets a child of *our own* cgroup for each controller, so it stays inside
 whatever limits the host already puts on this process. The launch wrapper writes its
@@ -21,7 +21,9 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = ["CgroupSupport", "KernelCgroup", "detect", "sweep_stale"]
 
-Controller = Literal["pids", "memory"]
+Controller = Literal["pids", "memory", "cpu"]
+_CONTROLLERS: tuple[Controller, ...] = ("pids", "memory", "cpu")
+_CPU_PERIOD_US = 100_000
 _PREFIX = "companion-kernel-"
 _MOUNTINFO = Path("/proc/self/mountinfo")
 _SELF_CGROUP = Path("/proc/self/cgroup")
@@ -40,8 +42,12 @@ class CgroupSupport(BaseModel):
     """Parent directory for per-kernel memory cgroups, or None when not usable."""
     memory_version: Literal["v1", "v2"] | None = None
     """Hierarchy of the memory controller."""
+    cpu: str | None = None
+    """Parent directory for per-kernel cpu cgroups, or None when not usable."""
+    cpu_version: Literal["v1", "v2"] | None = None
+    """Hierarchy of the cpu controller."""
     detail: str = ""
-    """Why a controller is not usable (empty when both are)."""
+    """Why a controller is not usable (empty when all are)."""
 
     def describe(self, controller: Controller) -> str:
         """A short human description, e.g. ``pids cgroup v1``, or ``none``."""
@@ -98,11 +104,11 @@ def _v2_ready(parent: Path, controller: str) -> bool:
 
 @functools.cache
 def detect() -> CgroupSupport:
-    """Find a writable place for the pids and memory controllers (cached)."""
+    """Find a writable place for the pids, memory and cpu controllers (cached)."""
     mounts, own = _mounts(), _own_paths()
     found: dict[str, tuple[str, Literal["v1", "v2"]]] = {}
     reasons = []
-    for controller in ("pids", "memory"):
+    for controller in _CONTROLLERS:
         for fstype, point, opts in mounts:
             if fstype == "cgroup" and controller in opts and controller in own:
                 parent = Path(point + own[controller])
@@ -119,14 +125,11 @@ def detect() -> CgroupSupport:
                     break
         if controller not in found:
             reasons.append(f"no writable {controller} cgroup")
-    pids, memory = found.get("pids"), found.get("memory")
-    return CgroupSupport(
-        pids=pids[0] if pids else None,
-        pids_version=pids[1] if pids else None,
-        memory=memory[0] if memory else None,
-        memory_version=memory[1] if memory else None,
-        detail="; ".join(reasons),
-    )
+    fields: dict[str, str] = {}
+    for controller, (parent, version) in found.items():
+        fields[controller] = parent
+        fields[f"{controller}_version"] = version
+    return CgroupSupport.model_validate({**fields, "detail": "; ".join(reasons)})
 
 
 class KernelCgroup:
@@ -142,26 +145,45 @@ class KernelCgroup:
         *,
         pids: int | None,
         memory_bytes: int | None,
+        cpus: float | None = None,
         tag: str = "",
     ) -> KernelCgroup:
-        """Create the per-kernel directories and write the limits (raises OSError)."""
+        """Create the per-kernel directories and write the limits (raises OSError).
+
+        The pids controller is always joined where it exists, even without a limit:
+        its ``cgroup.procs`` lists every process of the kernel's tree.
+        """
         name = f"{_PREFIX}{os.getpid()}-{tag[:8]}{uuid.uuid4().hex[:8]}"
         group = cls({})
+        wanted = {"pids": True, "memory": memory_bytes is not None, "cpu": cpus is not None}
         try:
-            if pids is not None and support.pids and support.pids_version:
-                path = Path(support.pids) / name
+            for controller in _CONTROLLERS:
+                parent = getattr(support, controller)
+                version = getattr(support, f"{controller}_version")
+                if not (wanted[controller] and parent and version):
+                    continue
+                path = Path(parent) / name
                 path.mkdir()
-                group.dirs["pids"] = (path, support.pids_version)
-                (path / "pids.max").write_text(str(pids))
-            if memory_bytes is not None and support.memory and support.memory_version:
-                path = Path(support.memory) / name
-                path.mkdir()
-                group.dirs["memory"] = (path, support.memory_version)
-                group._write_memory(path, support.memory_version, memory_bytes)
+                group.dirs[controller] = (path, version)
+                if controller == "pids" and pids is not None:
+                    (path / "pids.max").write_text(str(pids))
+                elif controller == "memory" and memory_bytes is not None:
+                    group._write_memory(path, version, memory_bytes)
+                elif controller == "cpu" and cpus is not None:
+                    group._write_cpu(path, version, cpus)
         except OSError:
             group.remove_now()
             raise
         return group
+
+    @staticmethod
+    def _write_cpu(path: Path, version: str, cpus: float) -> None:
+        quota = max(1000, int(cpus * _CPU_PERIOD_US))
+        if version == "v1":
+            (path / "cpu.cfs_period_us").write_text(str(_CPU_PERIOD_US))
+            (path / "cpu.cfs_quota_us").write_text(str(quota))
+        else:
+            (path / "cpu.max").write_text(f"{quota} {_CPU_PERIOD_US}")
 
     @staticmethod
     def _write_memory(path: Path, version: str, limit: int) -> None:
@@ -233,7 +255,7 @@ class KernelCgroup:
 def sweep_stale(support: CgroupSupport) -> int:
     """Remove empty per-kernel cgroups left behind by engines that died; returns the count."""
     removed = 0
-    for parent in {support.pids, support.memory} - {None}:
+    for parent in {support.pids, support.memory, support.cpu} - {None}:
         assert parent is not None
         with contextlib.suppress(OSError):
             for entry in os.scandir(parent):

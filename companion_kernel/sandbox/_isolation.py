@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -11,15 +12,18 @@ import sys
 from typing import Literal
 
 from ..errors import SandboxUnavailable
-from ._bwrap import BwrapPlan, bwrap_argv
+from . import _seccomp
+from ._bwrap import DEFAULT_HOST_GID, DEFAULT_HOST_UID, BwrapPlan, bwrap_argv, proc_layout
 
 __all__ = [
     "IsolationMode",
     "bwrap_available",
     "bwrap_features",
     "bwrap_path",
+    "engine_is_root",
     "python_roots",
     "resolve_isolation",
+    "setpriv_path",
     "system_layout",
 ]
 
@@ -27,7 +31,8 @@ log = logging.getLogger("companion_kernel.sandbox")
 
 IsolationMode = Literal["require", "auto", "off"]
 """``require``: fail when bubblewrap cannot run; ``auto``: use it when it works,
-otherwise warn once and run kernels unsandboxed; ``off``: never sandbox."""
+otherwise warn once and run kernels unsandboxed (never when the engine is root: then
+it fails like ``require``); ``off``: never sandbox."""
 
 _ETC_FILES = (
     "/etc/ld.so.cache",
@@ -44,6 +49,17 @@ _warned_auto = False
 def bwrap_path() -> str | None:
     """Absolute path of the ``bwrap`` executable, or None."""
     return shutil.which("bwrap")
+
+
+def setpriv_path() -> str | None:
+    """Absolute path of util-linux ``setpriv`` under /usr (visible in the sandbox), or None."""
+    path = shutil.which("setpriv", path="/usr/bin:/usr/sbin:/bin:/sbin")
+    return os.path.realpath(path) if path else None
+
+
+def engine_is_root() -> bool:
+    """True when kernels would inherit host uid 0 (the engine's effective uid)."""
+    return os.geteuid() == 0
 
 
 @functools.cache
@@ -81,6 +97,8 @@ def python_roots() -> list[str]:
 
 def _probe_plan(command: list[str]) -> BwrapPlan:
     system, links, etc = system_layout()
+    readonly, masked_files, masked_dirs = proc_layout()
+    root = engine_is_root()
     return BwrapPlan(
         command=command,
         system_ro=system,
@@ -88,6 +106,12 @@ def _probe_plan(command: list[str]) -> BwrapPlan:
         etc_files=etc,
         disable_userns="--disable-userns" in bwrap_features(),
         tmpfs_bytes=16 * 1024 * 1024 if "--size" in bwrap_features() else None,
+        host_uid=DEFAULT_HOST_UID if root else None,
+        host_gid=DEFAULT_HOST_GID if root else None,
+        setpriv=setpriv_path() or "/usr/bin/setpriv",
+        proc_readonly=readonly,
+        proc_masked_files=masked_files,
+        proc_masked_dirs=masked_dirs,
     )
 
 
@@ -97,11 +121,25 @@ def bwrap_available() -> tuple[bool, str]:
     path = bwrap_path()
     if path is None:
         return False, "bwrap is not installed (apt-get install bubblewrap)"
-    argv = bwrap_argv(path, _probe_plan(["/bin/true"]))
+    if engine_is_root() and setpriv_path() is None:
+        return (
+            False,
+            "setpriv (util-linux) is missing: kernels of a root engine cannot drop to an "
+            "unprivileged uid",
+        )
+    seccomp_ok, seccomp_detail = _seccomp.available()
+    if not seccomp_ok:
+        return False, seccomp_detail
+    fd = _seccomp.filter_fd()
+    argv = bwrap_argv(path, dataclasses.replace(_probe_plan(["/bin/true"]), seccomp_fd=fd))
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=20, check=False, pass_fds=(fd,)
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         return False, f"{path} could not run: {exc}"
+    finally:
+        os.close(fd)
     if proc.returncode != 0:
         err = proc.stderr.strip().splitlines()
         return False, f"{path} failed (exit {proc.returncode}): {err[-1] if err else 'no output'}"
@@ -133,11 +171,18 @@ def resolve_isolation(mode: IsolationMode) -> bool:
             f"isolation='require' but bubblewrap cannot run: {detail}. Install bubblewrap "
             "(apt-get install bubblewrap), allow user namespaces, or set isolation='auto'."
         )
+    if engine_is_root():
+        raise SandboxUnavailable(
+            f"the engine runs as root and bubblewrap cannot run ({detail}): kernels would "
+            "run as host root. Install bubblewrap (apt-get install bubblewrap), run the "
+            "engine as an unprivileged user, or set isolation='off' to accept that."
+        )
     if not _warned_auto:
         _warned_auto = True
         log.warning(
-            "bubblewrap cannot run (%s); kernels run WITHOUT isolation "
-            "(resource limits still apply). See `companion-kernel doctor`.",
+            "bubblewrap cannot run (%s); kernels run WITHOUT isolation: they can read "
+            "and write everything this user can and reach the network (their environment "
+            "is cleared and resource limits still apply). See `companion-kernel doctor`.",
             detail,
         )
     return False

@@ -16,6 +16,8 @@ How each limit is enforced (``doctor`` measures that each one is really in force
 | nofile             | RLIMIT_NOFILE                                                    |
 | cpu_seconds        | RLIMIT_CPU (soft; SIGKILL 5 s later at the hard limit)           |
 | tmpfs_mb           | ``size=`` of the /tmp, HOME and /dev/shm tmpfs mounts            |
+| cpus               | cpu cgroup quota (``cpu.cfs_quota_us`` / ``cpu.max``)            |
+| workspace_mb/files | a tmpfs of that size and inode count on /workspace (root engine) |
 | (core dumps)       | RLIMIT_CORE = 0, always                                          |
 
 Our defaults beside those of other code runners (their documented defaults):
@@ -95,6 +97,22 @@ class Limits(BaseModel):
     tmpfs_mb: int | None = Field(default=256, ge=1)
     """Size of each private tmpfs (/tmp, HOME and /dev/shm) in MiB (default 256).
     Their pages also count against ``memory_mb`` through the memory cgroup."""
+
+    cpus: float | None = Field(default=1.0, gt=0, le=1024)
+    """CPU time per wall-clock second for the kernel's whole tree (default 1.0, one
+    core): a cpu cgroup quota. One kernel spinning on every core cannot starve the
+    engine or the other sessions."""
+
+    workspace_mb: int | None = Field(default=512, ge=1)
+    """Disk quota of the kernel's /workspace in MiB (default 512). When the engine is
+    root, the workspace is a tmpfs of this size: a write past it fails with ENOSPC
+    inside the kernel. Its pages count against ``memory_mb`` when the kernel writes
+    them, so the default stays below the memory cap. Not enforced for non-root
+    engines (they cannot mount); ``doctor`` says which is in force."""
+
+    workspace_files: int | None = Field(default=50_000, ge=16)
+    """Files and directories the workspace may hold (default 50,000): the inode cap
+    of the workspace tmpfs, so a cell cannot fill the host with empty files."""
 
     def memory_bytes(self) -> int | None:
         """The memory cap in bytes, or None."""

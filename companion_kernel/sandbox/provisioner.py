@@ -28,8 +28,10 @@ from jupyter_client.provisioning import LocalProvisioner
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import SandboxError, SandboxUnavailable
-from . import _cgroups
+from . import _cgroups, _mounts, _seccomp
 from ._bwrap import (
+    DEFAULT_HOST_GID,
+    DEFAULT_HOST_UID,
     BwrapPlan,
     bwrap_argv,
     group_file,
@@ -37,10 +39,19 @@ from ._bwrap import (
     is_node_command,
     launcher_argv,
     passwd_file,
+    proc_layout,
     sandbox_env,
-    tuned_env,
+    unconfined_env,
 )
-from ._isolation import bwrap_available, bwrap_features, bwrap_path, python_roots, system_layout
+from ._isolation import (
+    bwrap_available,
+    bwrap_features,
+    bwrap_path,
+    engine_is_root,
+    python_roots,
+    setpriv_path,
+    system_layout,
+)
 from .limits import MIB, Limits
 
 __all__ = ["PROVISIONER_NAME", "BubblewrapProvisioner", "SandboxConfig", "kernel_spec_metadata"]
@@ -75,6 +86,15 @@ class SandboxConfig(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     """Extra environment variables for the kernel; the host's environment is not
     passed in (the kernel spec's own ``env`` is)."""
+    host_uid: int = Field(default=DEFAULT_HOST_UID, ge=1, lt=2**32 - 1)
+    """Host uid the kernel runs as when the engine is root (default 65534, "nobody").
+    Never 0. A non-root engine's kernels run as the engine's own uid."""
+    host_gid: int = Field(default=DEFAULT_HOST_GID, ge=1, lt=2**32 - 1)
+    """Host gid that goes with ``host_uid``."""
+    workspace_quota: bool = False
+    """Give the working directory a tmpfs capped at ``limits.workspace_mb`` and
+    ``limits.workspace_files`` (root engines only). Only for directories made for this
+    kernel: the mount hides what was in the directory before."""
 
 
 def kernel_spec_metadata(config: SandboxConfig | None = None) -> dict[str, Any]:
@@ -112,8 +132,17 @@ class BubblewrapProvisioner(LocalProvisioner):
         self.enforcement: dict[str, str] = {}
         """How each limit is enforced for this kernel, e.g. ``{"pids": "pids cgroup v1"}``."""
         self._own_workdir = False
+        self._quota_mount: str | None = None
         self._ipc_dir: str | None = None
         self._fds: list[int] = []
+
+    @property
+    def host_identity(self) -> tuple[int, int] | None:
+        """(uid, gid) the sandboxed kernel runs as on the host when the engine is root;
+        None when it runs as the engine's own (unprivileged) uid or unsandboxed."""
+        if self.sandbox.isolate and engine_is_root():
+            return self.sandbox.host_uid, self.sandbox.host_gid
+        return None
 
     # -- launch -------------------------------------------------------------------
 
@@ -131,6 +160,7 @@ class BubblewrapProvisioner(LocalProvisioner):
                 self._private_ipc_dir(km)
             self._prepare_workdir(kwargs.pop("cwd", None))
             kwargs = await super().pre_launch(**kwargs)
+            self._hand_over(km)
             cmd, env = list(kwargs.pop("cmd")), kwargs.pop("env")
             limits = self.sandbox.limits
             node = is_node_command(cmd)
@@ -146,7 +176,11 @@ class BubblewrapProvisioner(LocalProvisioner):
                 kwargs["cwd"] = "/"
             else:
                 inner = cmd
-                env = tuned_env(env, node_heap_mb=limits.node_heap_mb)
+                env = unconfined_env(
+                    env,
+                    keep=[*(self.kernel_spec.env or {}), *self.sandbox.env],
+                    node_heap_mb=limits.node_heap_mb,
+                )
                 kwargs["cwd"] = self.host_workdir
             kwargs["cmd"] = launcher_argv(
                 inner,
@@ -185,6 +219,11 @@ class BubblewrapProvisioner(LocalProvisioner):
         ok, detail = bwrap_available()
         if not ok:
             raise SandboxUnavailable(f"bubblewrap cannot run: {detail}")
+        if engine_is_root() and setpriv_path() is None:
+            raise SandboxUnavailable(
+                "the engine is root and setpriv (util-linux) is missing: the kernel "
+                "cannot drop to an unprivileged host uid"
+            )
 
     def _private_ipc_dir(self, km: Any) -> None:
         """Move the kernel's sockets into a directory of their own.
@@ -228,11 +267,46 @@ class BubblewrapProvisioner(LocalProvisioner):
             path = tempfile.mkdtemp(prefix="work-", dir=base)
             self._own_workdir = True
         self.host_workdir = os.path.realpath(path)
+        self._mount_quota()
+
+    def _mount_quota(self) -> None:
+        """Cap the working directory with a tmpfs of its own (root engines only)."""
+        limits, identity = self.sandbox.limits, self.host_identity
+        if not (self.sandbox.workspace_quota and identity and limits.workspace_mb):
+            return
+        assert self.host_workdir is not None
+        if os.listdir(self.host_workdir):
+            raise SandboxError(
+                f"workspace_quota needs an empty working directory; {self.host_workdir} "
+                "has files (the quota mount would hide them)"
+            )
+        _mounts.mount_quota_tmpfs(
+            self.host_workdir,
+            size_bytes=limits.workspace_mb * MIB,
+            inodes=limits.workspace_files or 1_000_000,
+            uid=identity[0],
+            gid=identity[1],
+        )
+        self._quota_mount = self.host_workdir
+
+    def _hand_over(self, km: Any) -> None:
+        """Give the kernel's uid what it must open: its sockets directory, its
+        connection file (read-only) and its working directory."""
+        identity = self.host_identity
+        if identity is None:
+            return
+        uid, gid = identity
+        assert self._ipc_dir is not None and self.host_workdir is not None
+        os.chown(self._ipc_dir, uid, gid)
+        os.chown(km.connection_file, uid, gid)
+        os.chmod(km.connection_file, 0o400)
+        if self._quota_mount is None:
+            os.chown(self.host_workdir, uid, gid)
 
     def _make_cgroup(self) -> None:
         global _swept
         support = _cgroups.detect()
-        if not (support.pids or support.memory):
+        if not (support.pids or support.memory or support.cpu):
             return
         if not _swept:
             _swept = True
@@ -243,6 +317,7 @@ class BubblewrapProvisioner(LocalProvisioner):
                 support,
                 pids=limits.pids,
                 memory_bytes=limits.memory_bytes(),
+                cpus=limits.cpus,
                 tag=(self.kernel_id or "")[:8],
             )
         except OSError as exc:
@@ -286,7 +361,17 @@ class BubblewrapProvisioner(LocalProvisioner):
             "nofile": "RLIMIT_NOFILE" if limits.nofile is not None else "off",
             "cpu": "RLIMIT_CPU" if limits.cpu_seconds is not None else "off",
             "tmpfs": "tmpfs size=" if self.sandbox.isolate and limits.tmpfs_mb else "off",
+            "cpus": support.describe("cpu") if "cpu" in dirs else "off",
+            "workspace": "tmpfs quota" if self._quota_mount else "not enforced",
         }
+        if self.sandbox.isolate:
+            identity = self.host_identity
+            out["host_uid"] = (
+                f"{identity[0]} (setpriv, no user namespace)"
+                if identity
+                else f"{os.geteuid()} (user namespace)"
+            )
+            out["seccomp"] = "libseccomp deny-list"
         if node:
             out["node_heap"] = "--max-old-space-size" if limits.node_heap_mb else "off"
         return out
@@ -303,6 +388,7 @@ class BubblewrapProvisioner(LocalProvisioner):
         if sys.prefix != sys.base_prefix:
             path_dirs.insert(0, os.path.join(sys.prefix, "bin"))
         self._check_visible(cmd, [*system, *ro, self._ipc_dir, conn], path_dirs)
+        identity = self.host_identity
         spec_env = {k: env[k] for k in (self.kernel_spec.env or {}) if k in env}
         kernel_env = sandbox_env(
             path=path_dirs,
@@ -310,13 +396,21 @@ class BubblewrapProvisioner(LocalProvisioner):
             node_heap_mb=limits.node_heap_mb,
         )
         data = []
-        for content, dest in ((passwd_file(), "/etc/passwd"), (group_file(), "/etc/group")):
+        files = (
+            ((passwd_file(*identity), "/etc/passwd"), (group_file(identity[1]), "/etc/group"))
+            if identity
+            else ((passwd_file(), "/etc/passwd"), (group_file(), "/etc/group"))
+        )
+        for content, dest in files:
             read, write = os.pipe()
             self._fds.append(read)
             with os.fdopen(write, "wb") as pipe:
                 pipe.write(content)
             data.append((read, dest))
         features = bwrap_features()
+        seccomp = _seccomp.filter_fd()
+        self._fds.append(seccomp)
+        readonly, masked_files, masked_dirs = proc_layout()
         plan = BwrapPlan(
             command=cmd,
             system_ro=system,
@@ -331,6 +425,13 @@ class BubblewrapProvisioner(LocalProvisioner):
                 limits.tmpfs_mb * MIB if limits.tmpfs_mb and "--size" in features else None
             ),
             disable_userns="--disable-userns" in features,
+            host_uid=identity[0] if identity else None,
+            host_gid=identity[1] if identity else None,
+            setpriv=setpriv_path() or "/usr/bin/setpriv",
+            seccomp_fd=seccomp,
+            proc_readonly=readonly,
+            proc_masked_files=masked_files,
+            proc_masked_dirs=masked_dirs,
         )
         bwrap = bwrap_path()
         assert bwrap is not None
@@ -419,6 +520,9 @@ class BubblewrapProvisioner(LocalProvisioner):
                 )
         if restart:
             return
+        if self._quota_mount is not None:
+            _mounts.unmount(self._quota_mount)
+            self._quota_mount = None
         if self._ipc_dir is not None:
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
             self._ipc_dir = None

@@ -12,8 +12,13 @@ import psutil
 import pytest
 
 from companion_kernel.sandbox import _cgroups, bwrap_available
+from companion_kernel.sandbox._bwrap import DEFAULT_HOST_UID, SANDBOX_UID
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+KERNEL_UID = DEFAULT_HOST_UID if os.geteuid() == 0 else SANDBOX_UID
+"""The uid a sandboxed kernel sees for itself: a root engine's kernels run as the
+unprivileged host uid 65534, others in a user namespace as 1000."""
 
 requires_bwrap = pytest.mark.skipif(
     not bwrap_available()[0], reason=f"bubblewrap cannot run here: {bwrap_available()[1]}"

@@ -45,7 +45,18 @@ class TestIsolationModes:
             resolve_isolation("require")
 
     @pytest.mark.usefixtures("no_bwrap")
-    def test_auto_warns_once_and_runs_unsandboxed(self, caplog: pytest.LogCaptureFixture) -> None:
+    def test_auto_never_runs_root_kernels_unconfined(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("companion_kernel.sandbox._isolation.engine_is_root", lambda: True)
+        with pytest.raises(SandboxUnavailable, match="kernels would run as host root"):
+            resolve_isolation("auto")
+
+    @pytest.mark.usefixtures("no_bwrap")
+    def test_auto_warns_once_and_runs_unsandboxed(
+        self, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("companion_kernel.sandbox._isolation.engine_is_root", lambda: False)
         with caplog.at_level(logging.WARNING, logger="companion_kernel.sandbox"):
             assert resolve_isolation("auto") is False
             assert resolve_isolation("auto") is False

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from jupyter_client import AsyncKernelClient, AsyncKernelManager
-from sandbox._sandbox_support import PROJECT_ROOT, last_json, requires_bwrap
+from sandbox._sandbox_support import KERNEL_UID, PROJECT_ROOT, last_json, requires_bwrap
 
 from companion_kernel.sandbox import Limits, SandboxConfig
 from companion_kernel.sandbox._probe import probe_kernel, run_code
@@ -166,7 +166,7 @@ print(json.dumps([os.getuid(), getpass.getuser(), socket.gethostname(), os.getpp
                   len(pids)]))
 """)
     uid, user, host, ppid, caps, nprocs = got
-    assert (uid, user, host, ppid) == (1000, "sandbox", "sandbox", 1)
+    assert (uid, user, host, ppid) == (KERNEL_UID, "sandbox", "sandbox", 1)
     assert int(caps, 16) == 0
     assert nprocs < 10  # bwrap's init and the kernel, not the host's processes
 

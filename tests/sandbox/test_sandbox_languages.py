@@ -8,7 +8,7 @@ import socket
 import sys
 
 import pytest
-from sandbox._sandbox_support import PROJECT_ROOT, last_json, requires_bwrap
+from sandbox._sandbox_support import KERNEL_UID, PROJECT_ROOT, last_json, requires_bwrap
 
 from companion_kernel.sandbox import Limits, SandboxConfig
 from companion_kernel.sandbox._probe import probe_kernel, run_code
@@ -62,7 +62,7 @@ console.log(JSON.stringify(out));
             canary.accept()
     assert got["connect"] == "ECONNREFUSED"
     assert got["project"] is False
-    assert (got["cwd"], got["uid"]) == ("/workspace", 1000)
+    assert (got["cwd"], got["uid"]) == ("/workspace", KERNEL_UID)
     assert 256 <= got["heap"] // MIB <= 256 + 64  # V8 adds young-generation space
     assert enforcement["node_heap"] == "--max-old-space-size"
 
@@ -77,4 +77,4 @@ async def test_shell_kernel_runs_sandboxed_with_only_its_launcher_bound() -> Non
             kc, f"id -u; pwd; ls {PROJECT_ROOT}/companion_kernel/kernels; ulimit -n"
         )
     assert reply["status"] == "ok", text
-    assert text.split() == ["1000", "/workspace", "bash_launcher.py", str(Limits().nofile)]
+    assert text.split() == [str(KERNEL_UID), "/workspace", "bash_launcher.py", str(Limits().nofile)]
