@@ -16,13 +16,20 @@ test: setup
 
 setup: $(STAMP) $(NODE_DIR)/node_modules/.package-lock.json $(VENV)/.kernelspecs
 
-# bubblewrap is the isolation layer; install it when we can (root with apt), else say why not.
+# bubblewrap is the isolation layer, libseccomp compiles its system-call filter and
+# util-linux's setpriv/prlimit drop privileges and set limits; install them when we can
+# (root with apt), else say why not.
+SYSTEM_PACKAGES := bubblewrap libseccomp2 util-linux
 system-deps:
-	@command -v bwrap >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
-	     (apt-get update -qq && apt-get install -y -qq bubblewrap)) || echo "warning: could not install bubblewrap"; \
-	  else echo "note: bubblewrap (bwrap) not found; kernels will run without isolation (see 'companion-kernel doctor')"; fi; }
+	@missing=""; command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	  ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || missing="$$missing libseccomp2"; \
+	  { command -v setpriv && command -v prlimit; } >/dev/null 2>&1 || missing="$$missing util-linux"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      (apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	       (apt-get update -qq && apt-get install -y -qq $$missing)) || echo "warning: could not install$$missing"; \
+	    else echo "note:$$missing not found; see 'companion-kernel doctor'"; fi; \
+	  fi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
