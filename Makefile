@@ -19,7 +19,6 @@ setup: $(STAMP) $(NODE_DIR)/node_modules/.package-lock.json $(VENV)/.kernelspecs
 # bubblewrap is the isolation layer, libseccomp compiles its system-call filter and
 # util-linux's setpriv/prlimit drop privileges and set limits; install them when we can
 # (root with apt), else say why not.
-SYSTEM_PACKAGES := bubblewrap libseccomp2 util-linux
 system-deps:
 	@missing=""; command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
 	  ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || missing="$$missing libseccomp2"; \
