@@ -13,14 +13,13 @@ import hmac
 import json
 import logging
 import os
-import shutil
 import signal
 import uuid
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import zmq
 import zmq.asyncio
@@ -28,16 +27,25 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
 from .errors import KernelStartError
+from .sandbox import remove_tree
 
 log = logging.getLogger(__name__)
 
-__all__ = ["KernelHandle", "LocalKernel"]
+__all__ = ["KernelHandle", "LocalKernel", "ProcessTracker"]
 
 # Unread messages ZeroMQ may queue on our side of each kernel socket (its default is 1000).
 # A kernel that floods output would otherwise park up to 1000 messages of any size in the
 # engine's memory; past this cap ZeroMQ stops reading, so the backlog stays in the kernel,
 # under its own memory limit, and its publisher drops what does not fit.
 _RCV_HWM = 32
+# Largest message (all frames after the routing identities) decoded by default. Bigger ones
+# are dropped before any decoding, and their execution is marked truncated.
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Frames this big are refused by ZeroMQ itself, before it allocates them (it then drops the
+# connection, which reconnects): the second layer behind the check above.
+_MIN_ZMQ_MAXMSGSIZE = 64 * 1024 * 1024
+# A message's header and parent header are small; bigger ones are not read at all.
+_MAX_HEADER_BYTES = 64 * 1024
 
 
 class KernelHandle(ABC):
@@ -109,6 +117,16 @@ class KernelHandle(ABC):
         return None
 
 
+class ProcessTracker(Protocol):
+    """Told about kernel processes as they appear and once they are gone (the reaper)."""
+
+    def track(self, pid: int, create_time: float | None) -> None:
+        """A kernel process was spawned."""
+
+    def untrack(self, pid: int) -> None:
+        """The process was stopped and reaped; its pid may now belong to anyone."""
+
+
 class _OneSpecManager(KernelSpecManager):
     """Serves the single spec this kernel was built from (no global Jupyter folders read)."""
 
@@ -128,6 +146,8 @@ class LocalKernel(KernelHandle):
         language: str,
         spec: KernelSpec | Callable[[Path], KernelSpec],
         runtime_dir: Path,
+        tracker: ProcessTracker | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.language = language
@@ -138,6 +158,9 @@ class LocalKernel(KernelHandle):
         self._kc: Any = None
         self._closed = False
         self._pid: int | None = None
+        self._create_time: float | None = None
+        self._tracker = tracker
+        self._max_message_bytes = max_message_bytes
 
     @property
     def workdir(self) -> Path:
@@ -164,8 +187,16 @@ class LocalKernel(KernelHandle):
                 km.start_kernel(env=env, cwd=str(self.workdir)), timeout
             )
             self._pid = _pid_of(km)
+            if self._pid is not None:
+                self._create_time = _create_time(self._pid)
+                if self._tracker is not None:
+                    self._tracker.track(self._pid, self._create_time)
             kc = km.client()
-            kc.context.setsockopt(zmq.RCVHWM, _RCV_HWM)  # default for the sockets made next
+            # Defaults for the sockets made next.
+            kc.context.setsockopt(zmq.RCVHWM, _RCV_HWM)
+            kc.context.setsockopt(
+                zmq.MAXMSGSIZE, max(4 * self._max_message_bytes, _MIN_ZMQ_MAXMSGSIZE)
+            )
             kc.start_channels(hb=False, stdin=False, control=True)
             self._kc = kc
             await asyncio.wait_for(kc.wait_for_ready(timeout=timeout), timeout + 1)
@@ -211,15 +242,21 @@ class LocalKernel(KernelHandle):
         deadline = loop.time() + timeout
         sock = self._kc.control_channel.socket
         while True:
-            reply = await _get(sock, self._kc.session, max(deadline - loop.time(), 0))
+            reply = await _get(
+                sock, self._kc.session, max(deadline - loop.time(), 0), self._max_message_bytes
+            )
             if reply is None or reply["parent_header"].get("msg_id") == msg["header"]["msg_id"]:
                 return reply
 
     async def get_iopub(self, timeout: float) -> dict[str, Any] | None:
-        return await _get(self._kc.iopub_channel.socket, self._kc.session, timeout)
+        return await _get(
+            self._kc.iopub_channel.socket, self._kc.session, timeout, self._max_message_bytes
+        )
 
     async def get_shell(self, timeout: float) -> dict[str, Any] | None:
-        return await _get(self._kc.shell_channel.socket, self._kc.session, timeout)
+        return await _get(
+            self._kc.shell_channel.socket, self._kc.session, timeout, self._max_message_bytes
+        )
 
     def is_alive(self) -> bool:
         if self._closed or self._km is None:
@@ -271,14 +308,17 @@ class LocalKernel(KernelHandle):
             except Exception as exc:  # a stuck shutdown must not leak the process
                 log.debug("shutdown of kernel %s failed: %s", self.id, exc)
             finally:
-                self._kill_leftovers()
+                # Blocking (it waits for the processes): off the event loop.
+                await asyncio.to_thread(self._kill_leftovers)
                 with contextlib.suppress(Exception):
                     await km.cleanup_resources()
-        shutil.rmtree(self._dir, ignore_errors=True)
+        if self._pid is not None and self._tracker is not None:
+            self._tracker.untrack(self._pid)
+        await asyncio.to_thread(remove_tree, self._dir)
 
     def _kill_leftovers(self) -> None:
         if self._pid is not None:
-            kill_process_tree(self._pid)
+            kill_process_tree(self._pid, self._create_time)
 
     @property
     def pids(self) -> list[int]:
@@ -290,7 +330,18 @@ def _pid_of(km: AsyncKernelManager) -> int | None:
     return getattr(process, "pid", None)
 
 
-async def _get(sock: zmq.asyncio.Socket, session: Any, timeout: float) -> dict[str, Any] | None:
+def _create_time(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+async def _get(
+    sock: zmq.asyncio.Socket, session: Any, timeout: float, max_bytes: int
+) -> dict[str, Any] | None:
     # A kernel sends its messages in bursts (busy, input, outputs, idle, reply): take what is
     # already queued without creating a future and a timer per message, and only wait (with
     # the liveness timeout) when the queue is empty.
@@ -301,14 +352,15 @@ async def _get(sock: zmq.asyncio.Socket, session: Any, timeout: float) -> dict[s
     deadline = loop.time() + timeout
     while True:
         try:
-            frames = shadow.recv_multipart(zmq.NOBLOCK)
+            # Uncopied: an oversized message is measured and dropped, never copied.
+            frames = shadow.recv_multipart(zmq.NOBLOCK, copy=False)
         except zmq.Again:
             remaining = deadline - loop.time()
             if remaining <= 0 or not await sock.poll(int(remaining * 1000)):
                 return None
             continue
         try:
-            return decode_message(session, frames)
+            return decode_message(session, frames, max_bytes)
         except ValueError as exc:  # never let one bad message end an execution
             _warn_dropped(exc)
             if loop.time() >= deadline:
@@ -337,40 +389,86 @@ def _shadow(sock: zmq.asyncio.Socket) -> zmq.Socket:
     return shadow
 
 
-def decode_message(session: Any, frames: list[bytes]) -> dict[str, Any]:
+def decode_message(
+    session: Any, frames: list[bytes] | list[zmq.Frame], max_bytes: int | None = None
+) -> dict[str, Any]:
     """Verify and decode one message; like `Session.deserialize` without date parsing.
 
     Dates stay ISO strings: nothing here reads them, and parsing them with dateutil cost
-    more than everything else the engine does per message.
+    more than everything else the engine does per message. A message over `max_bytes` is
+    returned undecoded, with only its headers and `oversized` (its size) set, so that its
+    execution can be marked truncated; content that does not decode (bad JSON, absurd
+    nesting) comes back empty with `malformed` saying why. Raises `ValueError` for what
+    cannot be attributed to an execution at all (bad signature, unreadable headers).
     """
-    _, parts = session.feed_identities(frames)
+    views = [f.buffer if isinstance(f, zmq.Frame) else f for f in frames]
+    _, parts = session.feed_identities(views)
     if len(parts) < 5:
         raise ValueError(f"malformed message: {len(parts)} frames, at least 5 expected")
     signed = session.auth is None or (
-        parts[0] and hmac.compare_digest(parts[0], session.sign(parts[1:5]))
+        len(parts[0]) and hmac.compare_digest(bytes(parts[0]), session.sign(parts[1:5]))
     )
     if not signed:
         raise ValueError("invalid message signature")
-    header = json.loads(parts[1])
-    return {
+    header = _load(parts[1], "header", _MAX_HEADER_BYTES)
+    msg_type = header.get("msg_type")
+    if not isinstance(msg_type, str):
+        raise ValueError("malformed message: the header has no msg_type")
+    msg: dict[str, Any] = {
         "header": header,
         "msg_id": header.get("msg_id"),
-        "msg_type": header.get("msg_type"),
-        "parent_header": json.loads(parts[2]),
-        "metadata": json.loads(parts[3]),
-        "content": json.loads(parts[4]),
-        "buffers": [memoryview(b) for b in parts[5:]],
+        "msg_type": msg_type,
+        "parent_header": _load(parts[2], "parent header", _MAX_HEADER_BYTES),
+        "metadata": {},
+        "content": {},
+        "buffers": [],
     }
+    size = sum(len(p) for p in parts)
+    if max_bytes is not None and size > max_bytes:
+        msg["oversized"] = size
+        return msg
+    try:
+        msg["metadata"] = _load(parts[3], "metadata", None)
+        msg["content"] = _load(parts[4], "content", None)
+    except ValueError as exc:
+        msg["malformed"] = str(exc)
+        msg["metadata"], msg["content"] = {}, {}
+        return msg
+    msg["buffers"] = [memoryview(b) for b in parts[5:]]
+    return msg
 
 
-def kill_process_tree(pid: int) -> None:
-    """SIGKILL a process, its process group and any descendants still alive."""
+def _load(frame: Any, what: str, max_bytes: int | None) -> dict[str, Any]:
+    """One JSON object frame; every failure, deep nesting included, is a `ValueError`."""
+    if max_bytes is not None and len(frame) > max_bytes:
+        raise ValueError(f"malformed message: its {what} is {len(frame):,} bytes")
+    try:
+        value = json.loads(bytes(frame))
+    except RecursionError:
+        raise ValueError(f"malformed message: its {what} is nested too deeply") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"malformed message: its {what} is not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"malformed message: its {what} is a {type(value).__name__}")
+    return value
+
+
+def kill_process_tree(pid: int, create_time: float | None = None) -> None:
+    """SIGKILL a process, its process group and any descendants still alive.
+
+    With `create_time` (from `psutil.Process.create_time()` when it was started), a pid
+    that now belongs to a different process is left alone: pids are reused.
+    """
     import psutil
 
     try:
         root = psutil.Process(pid)
+        if create_time is not None and abs(root.create_time() - create_time) > 0.01:
+            return
         victims = [root, *root.children(recursive=True)]
     except psutil.Error:
+        # Gone (reaped): its group may still hold processes it started. The kernel's pid is
+        # the group's id, and Linux does not hand out a pid while a group still uses it.
         victims = []
     with contextlib.suppress(OSError):
         os.killpg(pid, signal.SIGKILL)

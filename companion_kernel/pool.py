@@ -59,6 +59,9 @@ class KernelPool:
         self._idle: deque[KernelHandle] = deque()
         self._in_use: set[KernelHandle] = set()
         self._starting: set[asyncio.Task[None]] = set()
+        # Every start task until it has finished, including its clean-up after set-up
+        # (a task leaves `_starting` before it is done; close() must still wait for it).
+        self._start_tasks: set[asyncio.Task[None]] = set()
         self._stopping: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()
         self._waiting = 0
@@ -154,10 +157,12 @@ class KernelPool:
             self._health.cancel()
             with contextlib.suppress(BaseException):
                 await self._health
+        # Only tasks still setting up are cancelled: one past set-up is shutting its kernel
+        # down (it saw `_closed`), and cancelling that would leave the process behind.
         for task in list(self._starting):
             task.cancel()
-        if self._starting:
-            await asyncio.gather(*self._starting, return_exceptions=True)
+        if self._start_tasks:  # no new ones: `_refill` does nothing once closed
+            await asyncio.gather(*self._start_tasks, return_exceptions=True)
         for kernel in [*self._idle, *self._in_use]:
             self._stop_in_background(kernel)
         self._idle.clear()
@@ -201,7 +206,9 @@ class KernelPool:
         for _ in range(max(0, min(want - have, room))):
             task = asyncio.ensure_future(self._start_one())
             self._starting.add(task)
+            self._start_tasks.add(task)
             task.add_done_callback(self._starting.discard)
+            task.add_done_callback(self._start_tasks.discard)
 
     async def _start_one(self) -> None:
         kernel: KernelHandle | None = None

@@ -88,11 +88,16 @@ class TestPool:
             pools={"python": PoolConfig(min_idle=1, max_kernels=1, acquire_timeout_s=1.0)}
         )
         async with Engine(cfg) as engine:
+            pool = engine.pool("python")
+            # Cold starts are not what the 1 s acquire timeout measures: wait for them apart
+            # (a loaded 2-core machine can take seconds to start a kernel).
+            await pool.wait_ready(1, timeout=120)
             held = await engine.create_session("python")
             with pytest.raises(PoolExhausted, match="max_kernels=1"):
                 await engine.create_session("python")
             await held.close()
             # Once the kernel is given back, a new one can start.
+            await pool.wait_ready(1, timeout=120)
             s = await engine.create_session("python")
             assert (await s.execute("1")).ok
 
