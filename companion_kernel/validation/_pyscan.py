@@ -16,7 +16,9 @@ any doubt sends the cell to the full path. It says yes when all of these hold:
 - there is no IPython syntax (`may_use_ipython_syntax`, the full path's own pre-check);
 - no word of the text, of its strings read with escapes, or of adjacent string literals
   joined, is one of the policy's trigger words (`_Rules.triggers`: blocked built-ins,
-  dynamic-attribute functions, ``type``, evaluators, frame and module-leak attributes, ...);
+  dynamic-attribute functions, ``type``, evaluators, frame and module-leak attributes, ...),
+  and the caller's ``doubt`` test (rules keyed on patterns: ``*subprocess*``, private
+  transports, ``x._private``) holds for neither the text nor any joined literals;
 - every ``import`` word sits on a line that is exactly one plain ``import a.b [as c], ...``
   or ``from a.b import x [as y], ...`` statement (no parentheses, ``;``, ``*`` or relative
   dots), and the policy's own module resolution allows what the full path would check;
@@ -210,9 +212,16 @@ def _imports_allowed(source: str, module_allowed: Callable[[str], bool]) -> bool
 
 
 def fast_path_ok(
-    source: str, triggers: frozenset[str], module_allowed: Callable[[str], bool]
+    source: str,
+    triggers: frozenset[str],
+    module_allowed: Callable[[str], bool],
+    doubt: Callable[[str], bool] | None = None,
 ) -> bool:
-    """True only when no rule keyed on ``triggers`` and the module lists can fire."""
+    """True only when no rule keyed on ``triggers`` and the module lists can fire.
+
+    ``doubt``, when given, is asked about the source and about every run of joined string
+    literals (rules keyed on patterns rather than whole words).
+    """
     if (
         not source.isascii()
         or "__" in source
@@ -224,11 +233,13 @@ def fast_path_ok(
     ):
         return False
     found = _with_escapes(source, set())
-    if not found.isdisjoint(triggers):
+    if not found.isdisjoint(triggers) or (doubt is not None and doubt(source)):
         return False
     code, joined = _lex(source)
     for text in joined:
         if "__" in text or not _with_escapes(text, set()).isdisjoint(triggers):
+            return False
+        if doubt is not None and doubt(text):
             return False
     if not _balanced(code):
         return False

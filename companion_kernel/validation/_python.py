@@ -45,6 +45,7 @@ import ast
 import bisect
 import gc
 import importlib
+import re
 import sys
 import threading
 import types
@@ -95,11 +96,23 @@ _FRAME_ATTRIBUTES = names(
     _current_frames settrace setprofile"""
 )
 _MODULE_ATTRIBUTES = names(
-    """sys _sys os _os builtins _builtins bltns subprocess _posixsubprocess importlib _imp
-    _bootstrap _bootstrap_external _frozen_importlib _frozen_importlib_external inspect types
-    _types ctypes _ctypes posix nt codecs gc marshal pickle _pickle socket _socket _thread
-    _create_fn _get_command_stdout _old_targets _stream"""
+    """builtins _builtins bltns subprocess _posixsubprocess importlib _imp
+    _bootstrap _bootstrap_external _frozen_importlib _frozen_importlib_external
+    ctypes _ctypes posix nt codecs gc marshal pickle _pickle socket _socket _thread
+    _create_fn _get_command_stdout _old_targets _stream pty multiprocessing ssl IPython
+    ipykernel cffi runpy shelve dill cloudpickle joblib pexpect psutil base_subprocess
+    unix_events urllib3 httpx aiohttp get_ipython"""
 )
+# Attributes naming a module, blocked only while the policy blocks that module.
+_MODULE_ATTRIBUTE_TARGETS = {
+    "sys": "sys",
+    "_sys": "sys",
+    "os": "os",
+    "_os": "os",
+    "inspect": "inspect",
+    "types": "types",
+    "_types": "types",
+}
 _EVALUATORS = {
     "get_type_hints": "evaluates string annotations as code",
     "ForwardRef": "holds a string that typing evaluates as code",
@@ -116,11 +129,37 @@ _EVALUATORS = {
     "enable_load_extension": "loads native code into the interpreter",
     "load_extension": "loads native code into the interpreter",
 }
-_NETWORK_OR_PROCESS = names(
-    """create_subprocess_exec create_subprocess_shell subprocess_exec subprocess_shell
-    open_connection open_unix_connection start_server start_unix_server create_connection
-    create_unix_connection create_datagram_endpoint create_server sock_connect"""
+_PROCESS_ATTRIBUTES = names(
+    """system popen popen2 popen3 popen4 fork forkpty vfork execl execle execlp execlpe execv
+    execve execvp execvpe spawnl spawnle spawnlp spawnlpe spawnv spawnve spawnvp spawnvpe
+    posix_spawn posix_spawnp startfile Popen check_output check_call getoutput getstatusoutput
+    ProcessPoolExecutor create_subprocess_exec create_subprocess_shell subprocess_exec
+    subprocess_shell unshare setns"""
 )
+# The class behind the names: anything about subprocesses, spawning or exec-ing programs.
+_PROCESS_RE = re.compile(r"subprocess|^_*spawn|^_*exec[lv]|^_+fork", re.IGNORECASE)
+_NETWORK_ATTRIBUTES = names(
+    """open_connection open_unix_connection start_server start_unix_server create_connection
+    create_unix_connection create_datagram_endpoint create_server sock_connect sock_accept
+    connect_accepted_socket connect_read_pipe connect_write_pipe urlopen urlretrieve
+    SocketHandler DatagramHandler SysLogHandler HTTPHandler SMTPHandler NTEventLogHandler
+    listen fileConfig"""
+)
+# asyncio's private transport factories (`loop._make_subprocess_transport`, ...).
+_NETWORK_RE = re.compile(r"^_\w*transport", re.IGNORECASE)
+_NETWORK_REASONS = {
+    "listen": "(logging.config.listen) opens a socket that accepts logging configuration, "
+    "which names classes to import and call",
+    "fileConfig": "(logging.config.fileConfig) builds handlers named by strings in a file the "
+    "validator cannot read (network handlers, any importable callable)",
+}
+# string.Formatter hooks that receive the object a field path reached (not its text).
+_FORMATTER_HOOKS = frozenset({"format_field", "convert_field", "get_field", "_vformat"})
+# A cheap superset test for the rules keyed on patterns rather than words.
+_DOUBT_RE = re.compile(
+    r"ubprocess|pawn|[Ee]xec[lv]|_fork|ransport|Formatter|dictConfig|_companion|(\w*)\._"
+)
+_PRIVATE_OK_RECEIVERS = frozenset({"self", "cls"})
 # Reached through allowed modules but harmless: traverse them, do not block their names.
 _HARMLESS_MODULES = names(
     """keyword struct binascii warnings copyreg platform _string _sre _random _hashlib _locale
@@ -139,7 +178,10 @@ _IPYTHON_METHODS = frozenset({"system", "getoutput", "run_line_magic", "run_cell
 
 
 def module_allowed(name: str, allowed: frozenset[str], blocked: frozenset[str]) -> bool:
-    """Longest matching prefix decides; a tie (or no match) blocks."""
+    """Longest matching prefix decides; a tie blocks; no match falls back to ``"*"``.
+
+    ``"*"`` covers any name without a ``_private`` component.
+    """
     parts = name.split(".")
     for end in range(len(parts), 0, -1):
         prefix = ".".join(parts[:end])
@@ -147,7 +189,7 @@ def module_allowed(name: str, allowed: frozenset[str], blocked: frozenset[str]) 
             return False
         if prefix in allowed:
             return True
-    return False
+    return "*" in allowed and all(part and part[0] != "_" for part in parts)
 
 
 @dataclass(frozen=True)
@@ -159,6 +201,7 @@ class _Rules:
     attributes: dict[str, tuple[str, str]]  # name -> (rule, reason)
     triggers: frozenset[str]
     star_unsafe: frozenset[str] = field(default_factory=frozenset)
+    dunders: frozenset[str] = SAFE_DUNDER_ATTRIBUTES
     module_cache: dict[str, bool] = field(default_factory=dict, compare=False, hash=False)
 
     def module_allowed(self, name: str) -> bool:
@@ -170,18 +213,35 @@ class _Rules:
                 self.module_cache[name] = decision
         return decision
 
-    def attribute_problem(self, name: str) -> tuple[str, str] | None:
-        """(rule, reason) when ``name`` may not be used as an attribute."""
+    def attribute_problem(self, name: str, *, field: bool = False) -> tuple[str, str] | None:
+        """(rule, reason) when ``name`` may not be used as an attribute.
+
+        ``field``: the name is read by a format field, which only gets the protocol
+        dunders and no ``_private`` names.
+        """
         if len(name) > 4 and name[:2] == "__" and name[-2:] == "__":
-            if name in SAFE_DUNDER_ATTRIBUTES:
+            if name in (SAFE_DUNDER_ATTRIBUTES if field else self.dunders):
                 return None
-            hint = "; use type(x) instead" if name == "__class__" else ""
+            hint = "; use type(x) instead" if name == "__class__" and not field else ""
             return (
                 "python.dunder",
                 f"dunder attribute {name!r} can lead out of the sandbox (class hierarchy, "
                 f"globals, builtins, code objects){hint}",
             )
-        return self.attributes.get(name)
+        found = self.attributes.get(name)
+        if found is None and name:
+            found = _pattern_problem(name)
+            if found is None and field and name[0] == "_":
+                found = ("python.format-string", "format fields may not read private attributes")
+        return found
+
+
+def _pattern_problem(name: str) -> tuple[str, str] | None:
+    if _PROCESS_RE.search(name):
+        return ("python.process", f"{name!r} starts processes")
+    if _NETWORK_RE.search(name):
+        return ("python.network", f"{name!r} is a private asyncio transport factory")
+    return None
 
 
 def _code_names(code: types.CodeType, acc: set[str]) -> set[str]:
@@ -255,28 +315,65 @@ def compile_rules(policy: PythonPolicy) -> _Rules:
     leaks, star_unsafe = _introspect(policy)
     for name in _MODULE_ATTRIBUTES:
         leaks.setdefault(name, "can hand out a module or helper that is not allowed")
+    for name, target in _MODULE_ATTRIBUTE_TARGETS.items():
+        if module_allowed(target, policy.allowed_modules, policy.blocked_modules):
+            leaks.pop(name, None)
+        else:
+            leaks.setdefault(name, f"hands out the module {target!r}, which is not allowed")
     for name, reason in leaks.items():
         attributes.setdefault(name, ("python.module-attribute", f"attribute {name!r} {reason}"))
     for name, reason in _EVALUATORS.items():
         attributes[name] = ("python.evaluator", f"{name!r} {reason}")
-    for name in _NETWORK_OR_PROCESS:
-        attributes[name] = ("python.module-attribute", f"{name!r} starts processes or sockets")
+    attributes["read_pickle"] = (
+        "python.evaluator",
+        "'read_pickle' unpickles, and unpickling calls whatever the data names",
+    )
+    for name in _FORMATTER_HOOKS:
+        hook = (
+            "python.format-string",
+            f"{name!r} is a string.Formatter hook that hands out the object a format field "
+            "reached (any attribute path, dunders included); use str.format",
+        )
+        attributes.setdefault(name, hook)
+    for name in _PROCESS_ATTRIBUTES:
+        attributes[name] = ("python.process", f"{name!r} starts processes")
+    for name in _NETWORK_ATTRIBUTES:
+        reason = _NETWORK_REASONS.get(name, "opens network connections or servers")
+        attributes[name] = ("python.network", f"{name!r} {reason}")
+    attributes["modules"] = (
+        "python.module-attribute",
+        "sys.modules hands out every imported module (subprocess, builtins, ...) by name; "
+        "import what you need instead",
+    )
     for name in policy.blocked_attributes:
         attributes[name] = ("python.attribute", f"attribute {name!r} is blocked by the policy")
     triggers = (
         frozenset(attributes)
         | policy.blocked_builtins
+        | policy.injected_names
         | _DYNAMIC_ATTR_FUNCS
         | _ATTR_GETTERS
-        | {"type", "TypeVar", "get_ipython"}
+        | {"type", "TypeVar", "get_ipython", "vars", "allow_pickle"}
     )
+    if not policy.dynamic_attributes:
+        triggers |= {"format", "format_map"}
     return _Rules(
         policy=policy,
         blocked_builtins=policy.blocked_builtins,
         attributes=attributes,
         triggers=triggers,
         star_unsafe=star_unsafe,
+        dunders=SAFE_DUNDER_ATTRIBUTES | policy.allowed_dunders,
     )
+
+
+def _doubtful(text: str) -> bool:
+    """Could a pattern-keyed rule (processes, transports, private attributes) fire?"""
+    for match in _DOUBT_RE.finditer(text):
+        receiver = match.group(1)
+        if receiver is None or receiver not in _PRIVATE_OK_RECEIVERS:
+            return True
+    return False
 
 
 def _needs_full_walk(source: str, words: set[str], rules: _Rules) -> bool:
@@ -285,10 +382,15 @@ def _needs_full_walk(source: str, words: set[str], rules: _Rules) -> bool:
         or ESCAPE_RE.search(source)
         or "\\\n" in source
         or not words.isdisjoint(rules.triggers)
+        or _doubtful(source)
     ):
         return True
-    # Not `"__" in source`: implicit concatenation can join `"_" "_class__"`.
-    return any(w[:2] == "__" and w not in SAFE_DUNDER_NAMES for w in words)
+    # Not `"__" in source`: implicit concatenation can join `"_" "_class__"`; words hold
+    # the joined strings, so patterns are searched there too.
+    if any(w[:2] == "__" and w not in SAFE_DUNDER_NAMES for w in words):
+        return True
+    # A private name a format field could read once adjacent literals are joined.
+    return ("{" in source and any(w[0] == "_" for w in words)) or _doubtful(" ".join(words))
 
 
 def _text_could_matter(text: str, rules: _Rules) -> bool:
@@ -381,6 +483,8 @@ class _Checker:
         self.origin = origin
         self.handled: set[int] = set()
         self._lines: list[str] | None = None
+        self._tree: ast.AST | None = None
+        self._roots: dict[str, str] | None = None
 
     # -- reporting ----------------------------------------------------------------------
 
@@ -421,6 +525,7 @@ class _Checker:
     # -- walks --------------------------------------------------------------------------
 
     def walk(self, tree: ast.AST) -> None:
+        self._tree = tree
         handlers = _HANDLERS
         out = self.out
         for node in ast.walk(tree):
@@ -463,6 +568,85 @@ class _Checker:
             self._imports_in(handler.body, lines)
         for case in getattr(stmt, "cases", ()):  # match_case has no position of its own
             self._imports_in(case.body, lines)
+
+    # -- modules and injected objects ---------------------------------------------------
+
+    def roots(self) -> dict[str, str]:
+        """Names bound to modules or imported objects in this cell -> the dotted origin."""
+        if self._roots is None:
+            roots: dict[str, str] = {}
+            for node in ast.walk(self._tree) if self._tree is not None else ():
+                if type(node) is ast.Import:
+                    for alias in node.names:  # type: ignore[attr-defined]
+                        if alias.asname:
+                            roots[alias.asname] = alias.name
+                        else:
+                            top = alias.name.split(".")[0]
+                            roots[top] = top
+                elif type(node) is ast.ImportFrom and not node.level:  # type: ignore[attr-defined]
+                    module = node.module or ""  # type: ignore[attr-defined]
+                    for alias in node.names:  # type: ignore[attr-defined]
+                        roots[alias.asname or alias.name] = f"{module}.{alias.name}"
+            self._roots = roots
+        return self._roots
+
+    def root_of(self, node: ast.AST) -> tuple[str, str] | None:
+        """("module" | "injected", dotted path) when ``node`` is ``name.attr...`` on a module
+        (imported in this cell, or a standard-library name) or on an injected object."""
+        parts: list[str] = []
+        while type(node) is ast.Attribute:
+            parts.append(node.attr)  # type: ignore[attr-defined]
+            node = node.value  # type: ignore[attr-defined]
+        if type(node) is not ast.Name:
+            return None
+        name = node.id  # type: ignore[attr-defined]
+        if name in self.rules.policy.injected_names:
+            return "injected", ".".join([name, *reversed(parts)])
+        if name in _PRIVATE_OK_RECEIVERS:
+            return None
+        origin = self.roots().get(name)
+        if origin is None and name in sys.stdlib_module_names:
+            origin = name
+        if origin is None:
+            return None
+        return "module", ".".join([origin, *reversed(parts)])
+
+    def _private(self, node: ast.AST, receiver: ast.AST, attr: str) -> bool:
+        """Report ``receiver._attr`` on an injected object or a module; True if reported."""
+        if attr[:1] != "_" or (attr[:2] == "__" and attr[-2:] == "__"):
+            return False
+        root = self.root_of(receiver)
+        if root is None:
+            return False
+        kind, path = root
+        if kind == "injected":
+            self.report("python.internal", _injected_message(f"{path}.{attr}"), node)
+        else:
+            self.report(
+                "python.private",
+                f"{path}.{attr} is a private internal of the module {path.split('.')[0]!r} "
+                "(private helpers can run commands or hand out blocked modules); use its "
+                "public API",
+                node,
+            )
+        return True
+
+    def _namespace_of(self, node: ast.AST, receiver: ast.AST, how: str) -> bool:
+        """Report computed access (``how``) to a module's or injected object's namespace."""
+        root = self.root_of(receiver)
+        if root is None:
+            return False
+        kind, path = root
+        if kind == "injected":
+            self.report("python.internal", _injected_message(f"{how} on {path}"), node)
+        else:
+            self.report(
+                "python.dynamic-attribute",
+                f"{how} on the module {path!r} reaches any of its names, including "
+                "process and interpreter functions; name the attribute you need",
+                node,
+            )
+        return True
 
     # -- imports ------------------------------------------------------------------------
 
@@ -513,6 +697,14 @@ class _Checker:
                 self.report("python.import", self._module_message(shown), node)
                 return
             problem = self.rules.attribute_problem(_normalised(name))
+            if problem is None and module == "string" and name == "Formatter":
+                problem = (
+                    "python.format-string",
+                    "string.Formatter's hooks capture the objects that format fields reach "
+                    "(any attribute path, dunders included); use str.format",
+                )
+            if problem is None and name[:1] == "_" and name[:2] != "__":
+                problem = ("python.private", f"{module}.{name} is private to {module!r}")
             if problem is not None:
                 self.report(problem[0], f"importing {name!r}: {problem[1]}", node)
             elif alias.asname and name in _ATTR_GETTERS:
@@ -546,8 +738,29 @@ class _Checker:
                     node,
                 )
             return
+        dynamic = self.rules.policy.dynamic_attributes
         if name in self.rules.blocked_builtins:
             self.report("python.builtin", _builtin_message(name, self.policy.name), node)
+        elif name in self.rules.policy.injected_names:
+            if name[:1].islower():  # classes (ToolError) are caught and raised as values
+                self.report(
+                    "python.internal",
+                    _injected_message(
+                        f"{name} used as a value ({name} may only be used as {name}.NAME)"
+                    ),
+                    node,
+                )
+        elif name[:10] == "_companion" or name[:11] == "__companion":
+            self.report("python.internal", f"{name!r} is internal to the engine", node)
+        elif name == "vars":
+            self.report(
+                "python.dynamic-attribute",
+                "'vars' may only be called directly with one argument (vars() alone hands out "
+                "the namespace, builtins included)",
+                node,
+            )
+        elif dynamic and (name in _DYNAMIC_ATTR_FUNCS or name in _ATTR_GETTERS):
+            return
         elif name in _DYNAMIC_ATTR_FUNCS or name in _ATTR_GETTERS:
             self.report(
                 "python.dynamic-attribute",
@@ -570,22 +783,45 @@ class _Checker:
             )
 
     def attribute(self, node: ast.Attribute) -> None:
+        value = node.value
+        if type(value) is ast.Name and value.id in self.rules.policy.injected_names:
+            self.handled.add(id(value))  # `tools.NAME` is the documented use
         if id(node) in self.handled:
             return
-        problem = self.rules.attribute_problem(node.attr)
+        attr = node.attr
+        if attr == "__dict__" and self._namespace_of(node, value, "__dict__"):
+            return
+        problem = self.rules.attribute_problem(attr)
         if problem is not None:
             self.report(problem[0], problem[1], node)
+        elif attr[:1] == "_":
+            self._private(node, value, attr)
 
-    def _literal_attribute(self, node: ast.AST, value: ast.AST | None, func: str) -> None:
-        """A literal attribute name given to getattr & co; non-literals are rejected."""
+    def _literal_attribute(
+        self, node: ast.AST, value: ast.AST | None, func: str, receiver: ast.AST | None = None
+    ) -> None:
+        """A literal attribute name given to getattr & co; computed names are rejected
+        unless the policy allows them (and then not on modules or injected objects)."""
         text = _literal_str(value)
         if text is None:
+            if self.rules.policy.dynamic_attributes and value is not None:
+                if receiver is not None and self._namespace_of(
+                    node, receiver, f"{func}() with a computed name"
+                ):
+                    return
+                why = _assembled_name_problem(value)
+                if why is None:
+                    return
+                self.report("python.dynamic-attribute", f"{func}(): {why}", node)
+                return
             self.report(
                 "python.dynamic-attribute",
                 f"{func}() needs a literal attribute name here; a computed name can spell "
                 "any blocked attribute",
                 node,
             )
+            return
+        if receiver is not None and text[:1] == "_" and self._private(node, receiver, text):
             return
         names = text.split(".") if func in ("attrgetter", "methodcaller") else [text]
         for part in names:
@@ -599,11 +835,36 @@ class _Checker:
     def call(self, node: ast.Call) -> None:
         func = node.func
         kind = type(func)
+        for keyword in node.keywords:
+            if keyword.arg == "allow_pickle" and not (
+                type(keyword.value) is ast.Constant and not keyword.value.value
+            ):
+                self.report(
+                    "python.evaluator",
+                    "allow_pickle unpickles, and unpickling calls whatever the data names",
+                    keyword.value,
+                )
         if kind is ast.Name:
             name = func.id
             if name in _DYNAMIC_ATTR_FUNCS and name not in self.rules.blocked_builtins:
                 self.handled.add(id(func))
-                self._literal_attribute(node, node.args[1] if len(node.args) > 1 else None, name)
+                args = node.args
+                self._literal_attribute(
+                    node, args[1] if len(args) > 1 else None, name, args[0] if args else None
+                )
+            elif name == "vars" and name not in self.rules.blocked_builtins:
+                self.handled.add(id(func))
+                if len(node.args) != 1 or node.keywords:
+                    self.report(
+                        "python.builtin",
+                        "vars() without an argument hands out the namespace (builtins "
+                        "included); pass the object you want to inspect",
+                        node,
+                    )
+                else:
+                    self._namespace_of(node, node.args[0], "vars()")
+            elif name == "dictConfig":
+                self._dict_config(node)
             elif name in _ATTR_GETTERS:
                 self.handled.add(id(func))
                 self._attr_getter(node, name)
@@ -618,16 +879,83 @@ class _Checker:
                 self._forward_ref_args(node)
         elif kind is ast.Attribute:
             attr = func.attr
+            if attr == "modules":
+                self.handled.add(id(func))  # a method (`model.modules()`), not sys.modules
+            elif attr == "dictConfig":
+                self._dict_config(node)
+            elif attr in ("format", "format_map", "vformat"):
+                self._format_call(node, func)
             if attr in _ATTR_GETTERS:
                 self._attr_getter(node, attr)
             elif attr in ("__setattr__", "__delattr__"):
                 self.handled.add(id(func))
-                self._literal_attribute(node, node.args[1] if len(node.args) > 1 else None, attr)
+                args = node.args
+                self._literal_attribute(
+                    node, args[1] if len(args) > 1 else None, attr, args[0] if args else None
+                )
             elif attr == "TypeVar":
                 self._forward_ref_args(node)
             elif attr in _IPYTHON_METHODS and _is_get_ipython_call(func.value):
+                self.handled.add(id(func))
                 self.handled.add(id(func.value.func))  # type: ignore[attr-defined]
                 self._ipython(node, attr)
+
+    def _format_call(self, node: ast.Call, func: ast.Attribute) -> None:
+        """``fmt.format(...)``: without dynamic attributes the format string must be literal
+        (a string built at run time can hold ``{0.__class__...}``)."""
+        if self.rules.policy.dynamic_attributes:
+            return
+        receiver = func.value
+        if type(receiver) is ast.Constant and type(receiver.value) is str:
+            return  # checked as a constant
+        if (
+            type(receiver) is ast.Name
+            and receiver.id == "str"
+            and func.attr != "vformat"
+            and node.args
+            and _literal_str(node.args[0]) is not None
+        ):
+            return
+        self.report(
+            "python.format-string",
+            f"{func.attr}() on a format string built at run time: its fields can read any "
+            f"attribute path (dunders included); policy {self.policy.name!r} needs a literal "
+            "format string",
+            node,
+        )
+
+    def _dict_config(self, node: ast.Call) -> None:
+        """logging's dictConfig imports and calls whatever its strings name."""
+        config = node.args[0] if node.args else None
+        if config is None or node.keywords or not _is_literal_tree(config):
+            self.report(
+                "python.logging-config",
+                "dictConfig() needs a literal dictionary here: it imports and calls the "
+                "classes and factories its strings name (network handlers, any callable)",
+                node,
+            )
+            return
+        for sub in ast.walk(config):
+            text = _literal_str(sub)
+            if (
+                text is not None
+                and _LOGGING_TARGET_RE.match(text)
+                and (text not in _LOGGING_SAFE_TARGETS)
+            ):
+                self.report(
+                    "python.logging-config",
+                    f"dictConfig() names {text!r}; only these handler and formatter classes "
+                    f"may be named: {', '.join(sorted(_LOGGING_SAFE_TARGETS))}",
+                    sub,
+                )
+            elif type(sub) is ast.Dict:
+                for key in sub.keys:
+                    if _literal_str(key) == "()":
+                        self.report(
+                            "python.logging-config",
+                            "dictConfig() factories ('()') import and call any named callable",
+                            key,
+                        )
 
     def _attr_getter(self, node: ast.Call, name: str) -> None:
         if not node.args:
@@ -639,8 +967,22 @@ class _Checker:
 
     def constant(self, node: ast.Constant) -> None:
         value = node.value
-        if type(value) is str and "{" in value and _text_could_matter(value, self.rules):
+        if type(value) is not str:
+            return
+        if "{" in value and _text_could_matter(value, self.rules):
             self._format_fields(node, value, 0)
+        if "__" in value and self.rules.policy.dynamic_attributes:
+            # With computed attribute names allowed, a string spelling (part of) a blocked
+            # dunder is the visible half of `getattr(x, name)` reaching it.
+            for word in _UNDERSCORE_WORD_RE.findall(value):
+                if (word[:2] == "__" or word[-2:] == "__") and word not in self.rules.dunders:
+                    self.report(
+                        "python.dunder",
+                        f"string {word!r} spells (part of) a dunder name that is not allowed "
+                        "(class hierarchy, globals, builtins, code objects)",
+                        node,
+                    )
+                    return
 
     def _format_fields(self, node: ast.AST, text: str, level: int) -> None:
         try:
@@ -657,7 +999,7 @@ class _Checker:
                 for _is_attr, key in parts:
                     if not isinstance(key, str):
                         continue
-                    problem = self.rules.attribute_problem(_normalised(key))
+                    problem = self.rules.attribute_problem(_normalised(key), field=True)
                     if problem is not None:
                         self.report(
                             "python.format-string",
@@ -700,6 +1042,13 @@ class _Checker:
             self._forward_ref(keyword.value)
 
     def function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        if node.name in _FORMATTER_HOOKS:
+            self.report(
+                "python.format-string",
+                f"defining {node.name!r} overrides a string.Formatter hook that receives the "
+                "object a format field reached (any attribute path, dunders included)",
+                node,
+            )
         if node.name in _DUNDER_DEFINITIONS:
             self.report(
                 "python.dunder-definition",
@@ -708,6 +1057,18 @@ class _Checker:
                 node,
             )
         self._forward_refs_in(node.returns)
+
+    def class_def(self, node: ast.ClassDef) -> None:
+        for base in node.bases:
+            root = self.root_of(base)
+            path = root[1] if root is not None else ""
+            if path == "string.Formatter":
+                self.report(
+                    "python.format-string",
+                    "subclasses of string.Formatter can capture the objects that format "
+                    "fields reach (any attribute path, dunders included); use str.format",
+                    base,
+                )
 
     def arg(self, node: ast.arg) -> None:
         self._forward_refs_in(node.annotation)
@@ -809,6 +1170,56 @@ class _Checker:
             self.out.extend([_relocate(v, line, column, snippet, outer)])
 
 
+_UNDERSCORE_WORD_RE = re.compile(r"\w*__\w*")
+_LOGGING_TARGET_RE = re.compile(r"ext://|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+_LOGGING_SAFE_TARGETS = names(
+    """logging.StreamHandler logging.FileHandler logging.NullHandler logging.Formatter
+    logging.Filter logging.handlers.RotatingFileHandler logging.handlers.TimedRotatingFileHandler
+    logging.handlers.WatchedFileHandler logging.handlers.MemoryHandler
+    logging.handlers.QueueHandler logging.handlers.BufferingHandler ext://sys.stdout
+    ext://sys.stderr"""
+)
+
+
+def _is_literal_tree(node: ast.AST) -> bool:
+    """Only dicts, lists, tuples and constants: what dictConfig reads is all visible."""
+    kind = type(node)
+    if kind is ast.Constant:
+        return True
+    if kind is ast.Dict:
+        return all(
+            k is not None and _is_literal_tree(k) and _is_literal_tree(v)
+            for k, v in zip(node.keys, node.values, strict=True)  # type: ignore[attr-defined]
+        )
+    if kind is ast.List or kind is ast.Tuple:
+        return all(_is_literal_tree(e) for e in node.elts)  # type: ignore[attr-defined]
+    return False
+
+
+def _assembled_name_problem(value: ast.AST) -> str | None:
+    """Why an attribute name assembled in place is refused (None: a plain value)."""
+    kind = type(value)
+    if kind is ast.Name or kind is ast.Attribute or kind is ast.Subscript:
+        return None
+    for sub in ast.walk(value):
+        if type(sub) is ast.Call:
+            return (
+                "an attribute name built by a call here (chr, join, decode, ...) can spell "
+                "any blocked attribute"
+            )
+        text = _literal_str(sub)
+        if text is not None and ("__" in text or (text and not text.strip("_"))):
+            return f"an attribute name assembled from {text!r} can spell a dunder"
+    return None
+
+
+def _injected_message(what: str) -> str:
+    return (
+        f"{what}: the engine's tool bridge is internal; call tools.NAME(...), "
+        "tools.call(name, ...) or tools.list()"
+    )
+
+
 def _relocate(v: Violation, line: int, column: int, snippet: str, prefix: str) -> Violation:
     return v.model_copy(
         update={
@@ -864,13 +1275,14 @@ _HANDLERS: dict[type, Callable[[_Checker, ast.AST], None]] = {
     ast.Subscript: _Checker.subscript,
     ast.MatchClass: _Checker.match_class,
     ast.Assign: _Checker.assign,
+    ast.ClassDef: _Checker.class_def,
 }  # type: ignore[dict-item]
 
 
 def fast_path_applies(code: str, policy: Policy) -> bool:
     """True when ``code`` is accepted by the lexical fast path, without `ast.parse`."""
     rules = compile_rules(policy.python)
-    return fast_path_ok(code, rules.triggers, rules.module_allowed)
+    return fast_path_ok(code, rules.triggers, rules.module_allowed, _doubtful)
 
 
 def check(
@@ -884,7 +1296,7 @@ def check(
     """
     if fast and not full and depth == 0:
         rules = compile_rules(policy.python)
-        if fast_path_ok(code, rules.triggers, rules.module_allowed):
+        if fast_path_ok(code, rules.triggers, rules.module_allowed, _doubtful):
             return []
     # The tree is thousands of acyclic objects, freed by reference counting when _check
     # returns; with the collector paused they never trigger (and pay for) a collection.

@@ -6,18 +6,29 @@ settings. Policies are immutable; derive new ones with the helper methods
 
 Presets (see `get_policy`):
 
-- ``strict`` (the default, for untrusted code): a small allow-list of pure
-  standard-library modules, no ``open``/``input``/``help``, no magics or shell
-  escapes; JavaScript without ``fs``/``os``; shell restricted to text tools,
-  writes only below the working directory and no bash arithmetic on variables.
-- ``standard`` (for code you mostly trust): everything in ``strict`` plus file
-  access (``open``, ``pathlib``, ``os.path``, ``csv``, ``shutil``, archives, ...),
-  ``asyncio``, ``%time``/``%timeit``, Node's ``fs`` and ``os``, archive tools and
-  arithmetic in the shell. Still blocked: ``eval``/``exec``/``compile``, dunder
-  and frame escapes, subprocesses, sockets and network tools, privilege tools.
-  Third-party packages (numpy, pandas, ...) are never pre-approved: add them with
-  `Policy.allow_modules`.
+- ``strict`` (`get_policy`'s default, for untrusted code outside a sandbox): a small
+  allow-list of pure standard-library modules, no ``open``/``input``/``help``/``vars``,
+  attribute names only as literals, no magics or shell escapes; JavaScript without
+  ``fs``/``os``; shell restricted to text tools, writes only below the working directory
+  and no bash arithmetic on variables.
+- ``standard`` (the engine's default, for model-written code running in the sandbox): any
+  installed library and the standard library may be imported, except the escape classes;
+  ordinary introspection (``getattr`` with computed names, ``vars(obj)``, ``__dict__``,
+  ``__class__``, ``e.__traceback__``), files, ``asyncio``, ``logging``, ``%time``/``%timeit``
+  and ``%matplotlib``; Node's ``fs`` and ``os``, archive tools and arithmetic in the shell.
+  Still rejected: process spawning (``subprocess``, ``os.system``/``popen``/``exec*``/
+  ``spawn*``/``fork``, ``pty``, ``multiprocessing``, process pools, asyncio subprocess
+  transports), the network (sockets, URL/HTTP/mail clients, logging's network handlers,
+  asyncio connections and servers), interpreter escape hatches (``eval``/``exec``/
+  ``compile``/``__import__``, ``importlib``, ``ctypes``/``cffi``, pickle/marshal/shelve,
+  dunder chains toward ``__subclasses__``/``__globals__``/``__builtins__``/frames/code
+  objects, format-field tricks) and sandbox internals (private attributes of the objects
+  the engine injects, such as ``tools._comm``; ``companion_kernel`` itself).
 - ``off``: no checks at all; every report is ``ok``.
+
+Module lists: the entry ``"*"`` in ``allowed_modules`` allows every module that no
+blocked entry covers, except names with a ``_private`` component (``_posixsubprocess``,
+``numpy._core``), which only an explicit allow entry admits.
 """
 
 from __future__ import annotations
@@ -70,8 +81,49 @@ _PY_STRICT_BUILTINS = names(
     input license locals open quit vars"""
 )
 _PY_STANDARD_BUILTINS = names(
-    """__import__ breakpoint compile eval exec exit get_ipython globals locals quit vars"""
+    """__import__ breakpoint compile eval exec exit get_ipython globals locals quit"""
 )
+# The escape classes, for policies that otherwise allow every module ("*").
+_PY_STANDARD_BLOCKED_MODULES = names(
+    """
+    subprocess _posixsubprocess pty tty multiprocessing _multiprocessing concurrent.futures.process
+    posix nt _winapi msvcrt asyncio.subprocess asyncio.base_subprocess asyncio.unix_events
+    asyncio.windows_events asyncio.windows_utils asyncio.streams asyncio.selector_events
+    asyncio.proactor_events asyncio.base_events asyncio.sslproto pexpect ptyprocess sh plumbum
+    psutil fabric invoke sarge delegator
+    socket _socket ssl _ssl socketserver asyncore asynchat http.client http.server urllib.request
+    urllib.robotparser ftplib smtplib smtpd poplib imaplib nntplib telnetlib xmlrpc webbrowser
+    wsgiref mailcap requests httpx aiohttp urllib3 pycurl websocket websockets zmq tornado twisted
+    paramiko grpc httplib2 treq mechanize scapy
+    builtins ctypes _ctypes cffi code codeop runpy importlib imp zipimport marshal pickle _pickle
+    pickletools shelve dill cloudpickle joblib gc inspect timeit pdb bdb trace profile cProfile
+    doctest pydoc venv ensurepip pip setuptools distutils _thread _string
+    IPython ipykernel jupyter_client jupyter_core comm companion_kernel
+    """
+)
+_PY_STANDARD_ALLOWED_MODULES = (
+    names(
+        """* importlib.metadata importlib.resources IPython.display IPython.core.display
+        ipykernel.pylab.backend_inline matplotlib_inline"""
+    )
+    | _PY_STRICT_MODULES
+    | _PY_STANDARD_EXTRA_MODULES
+    | names("os sys types traceback")
+)
+# Dunders that ordinary introspection reads or defines; none leads on to globals, builtins,
+# code objects or frames by itself (those stay blocked).
+_PY_STANDARD_DUNDERS = names(
+    """__class__ __dict__ __traceback__ __cause__ __context__ __suppress_context__ __notes__
+    __bases__ __base__ __mro__ __annotations__ __dataclass_fields__ __dataclass_params__
+    __getattr__ __getattribute__ __setattr__ __delattr__ __dir__ __del__ __getstate__
+    __setstate__ __getnewargs__ __getnewargs_ex__ __instancecheck__ __subclasscheck__
+    __subclasshook__ __weakref__ __orig_bases__ __parameters__ __args__ __origin__
+    __defaults__ __kwdefaults__ __signature__ __text_signature__ __objclass__ __get__ __set__
+    __delete__ __prepare__ __mro_entries__ __array__ __array_ufunc__ __array_function__
+    __array_interface__ __array_priority__ __dataframe__ __fields__ __main__ __pycache__"""
+)
+# What the engine defines in every Python kernel (the tool bridge).
+_PY_INJECTED_NAMES = frozenset({"tools", "ToolError"})
 
 
 class PythonPolicy(_Frozen):
@@ -92,6 +144,18 @@ class PythonPolicy(_Frozen):
     validated in turn (as Python and as shell)."""
     shell_escapes: bool = False
     """Allow ``!cmd`` / ``x = !cmd``; the command is then validated with the shell policy."""
+    dynamic_attributes: bool = False
+    """Let ``getattr``/``setattr``/``hasattr``/``delattr`` take names computed at run time,
+    ``vars(obj)`` be used, and ``str.format`` run on strings built at run time. Names visibly
+    assembled in the call (``'__cla' + 'ss__'``), strings spelling blocked dunders, and
+    computed access to modules or injected objects stay rejected; beyond that, a name
+    computed from data the validator cannot see is the sandbox's business."""
+    allowed_dunders: frozenset[str] = frozenset()
+    """Dunder attributes allowed on top of the protocol methods (``__init__``, ``__eq__``,
+    ...); format fields still get only those protocol methods."""
+    injected_names: frozenset[str] = _PY_INJECTED_NAMES
+    """Objects the engine puts in every kernel (``tools``): their ``_private`` attributes
+    are internal and rejected under every policy, as is computed access to them."""
 
 
 # -- JavaScript ----------------------------------------------------------------------------
@@ -249,9 +313,12 @@ STANDARD = Policy(
     name="standard",
     warn_rules=frozenset({"python.dunder-definition"}),
     python=PythonPolicy(
-        allowed_modules=_PY_STRICT_MODULES | _PY_STANDARD_EXTRA_MODULES,
+        allowed_modules=_PY_STANDARD_ALLOWED_MODULES,
+        blocked_modules=_PY_STANDARD_BLOCKED_MODULES,
         blocked_builtins=_PY_STANDARD_BUILTINS,
         allowed_magics=frozenset({"time", "timeit", "matplotlib"}),
+        dynamic_attributes=True,
+        allowed_dunders=_PY_STANDARD_DUNDERS,
     ),
     javascript=JavaScriptPolicy(
         allowed_modules=_JS_STRICT_MODULES | _JS_STANDARD_EXTRA_MODULES,

@@ -30,7 +30,7 @@ class TestIPythonSyntax:
         report = validate("%time x = eval('1')", "python", "standard")
         (v,) = report.violations
         assert v.rule == "python.builtin" and v.message.startswith("in %time:")
-        assert rules_of("%%timeit\nimport os", "standard") == ["python.import"]
+        assert rules_of("%%timeit\nimport subprocess", "standard") == ["python.import"]
         assert rules_of("%%time\ny = sum(range(10))", "standard") == []
 
     def test_magic_options_are_not_guessed(self) -> None:
