@@ -370,7 +370,8 @@ def _route(
 ) -> None:
     msg_type = msg["header"]["msg_type"]
     if msg_type.startswith("comm_"):
-        if on_comm is not None:
+        # An oversized or undecodable comm message arrives without content: nothing to handle.
+        if on_comm is not None and not (msg.get("oversized") or msg.get("malformed")):
             on_comm(msg)
         return
     if msg.get("parent_header", {}).get("msg_id") == msg_id:

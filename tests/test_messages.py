@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from companion_kernel._messages import OutputCollector, strip_ansi
 from companion_kernel.models import DisplayDataOutput, ExecuteResultOutput, StreamOutput
 
@@ -144,3 +146,170 @@ class TestDecode:
             decode_message(session, tampered)
         with pytest.raises(ValueError, match="malformed"):
             decode_message(session, frames[:3])
+
+
+class TestEveryByteCounts:
+    def test_display_metadata_counts_toward_the_cap(self) -> None:
+        c = OutputCollector(4096)
+        for _ in range(10):
+            c.feed(msg("display_data", data={"text/plain": "x"}, metadata={"m": "#" * 1000}))
+        r = build(c)
+        assert r.truncated
+        kept = [o for o in r.outputs if isinstance(o, DisplayDataOutput)]
+        assert 1 <= len(kept) < 4
+        assert c.dropped_bytes >= 6 * 1000
+
+    def test_execute_result_metadata_counts(self) -> None:
+        c = OutputCollector(1024)
+        c.feed(msg("execute_result", data={"text/plain": "1"}, metadata={"m": ["y" * 600] * 3}))
+        r = build(c)
+        assert r.truncated and r.result is None
+
+    def test_update_display_growth_counts(self) -> None:
+        c = OutputCollector(2048)
+        c.feed(msg("display_data", data={"text/plain": "0"}, transient={"display_id": "d"}))
+        c.feed(
+            msg(
+                "update_display_data",
+                data={"text/plain": "1"},
+                metadata={"big": "z" * 5000},
+                transient={"display_id": "d"},
+            )
+        )
+        r = build(c)
+        assert r.truncated
+        assert r.outputs[0].metadata == {}
+
+    def test_huge_error_is_kept_clipped(self) -> None:
+        c = OutputCollector(1024)
+        c.feed(msg("error", ename="E" * 10_000, evalue="v" * 10**6, traceback=["t" * 10**5] * 500))
+        r = build(c)
+        assert r.truncated
+        assert r.error is not None and r.error.ename.startswith("EEE")
+        size = len(r.error.ename) + len(r.error.evalue) + sum(map(len, r.error.traceback))
+        assert size < 30_000
+        assert c.dropped_bytes > 10**6
+
+    def test_forged_errors_past_the_cap_keep_only_the_last(self) -> None:
+        c = OutputCollector(1024)
+        c.feed(msg("stream", name="stdout", text="s" * 2000))
+        for i in range(1000):
+            c.feed(msg("error", ename=f"E{i}", evalue="v" * 5000, traceback=[]))
+        r = build(c)
+        errors = [o for o in r.outputs if o.output_type == "error"]
+        assert len(errors) == 1 and errors[0].ename == "E999"
+        assert r.error is not None and r.error.ename == "E999"
+
+    def test_small_errors_are_kept_whole_and_counted(self) -> None:
+        c = OutputCollector(1024)
+        c.feed(msg("error", ename="ValueError", evalue="v" * 900, traceback=[]))
+        c.feed(msg("stream", name="stdout", text="o" * 500))
+        r = build(c)
+        assert r.error is not None and len(r.error.evalue) == 900
+        assert r.truncated and r.stdout.count("o") < 200
+
+    def test_oversized_message_marks_truncated(self) -> None:
+        c = OutputCollector(10_000)
+        c.feed({**msg("display_data"), "oversized": 50_000_000})
+        r = build(c)
+        assert r.truncated and "output truncated" in r.stderr
+        assert c.dropped_bytes == 50_000_000
+
+
+class TestMalformed:
+    def test_undecodable_content_becomes_an_error(self) -> None:
+        c = OutputCollector(10_000)
+        c.feed({**msg("display_data"), "malformed": "its content is nested too deeply"})
+        r = c.build(status="error", language="python", duration_s=0.0)
+        assert r.error is not None and r.error.ename == "MalformedMessage"
+        assert "nested too deeply" in r.error.evalue
+
+    def test_wrong_shapes_become_errors_not_exceptions(self) -> None:
+        bad = [
+            {"header": {"msg_type": "stream"}, "content": {"name": "stdout", "text": ["x"]}},
+            {"header": {"msg_type": "display_data"}, "content": {"data": ["not", "a", "dict"]}},
+            {"header": {"msg_type": "display_data"}, "content": {"data": {}, "transient": 3}},
+            {"header": {"msg_type": "error"}, "content": {"ename": {}, "evalue": "x"}},
+            {"header": {"msg_type": "error"}, "content": {"ename": "E", "traceback": "tb"}},
+            {"header": {"msg_type": "execute_result"}, "content": {"execution_count": "abc"}},
+            {"header": "not a dict", "content": {}},
+            {"header": {"msg_type": "stream"}, "content": "not a dict"},
+        ]
+        for m in bad:
+            c = OutputCollector(10_000)
+            c.feed(m)
+            r = c.build(status="error", language="python", duration_s=0.0)
+            assert r.error is not None and r.error.ename == "MalformedMessage", m
+
+    def test_json_nested_past_the_depth_limit_is_refused(self) -> None:
+        from companion_kernel._messages import MAX_JSON_DEPTH
+
+        deep: object = "leaf"
+        for _ in range(MAX_JSON_DEPTH + 50):
+            deep = {"k": deep}
+        c = OutputCollector(10**6)
+        c.feed(msg("display_data", data={"application/json": deep}, metadata={}))
+        r = build(c)
+        assert r.error is not None and r.error.ename == "MalformedMessage"
+        assert not any(isinstance(o, DisplayDataOutput) for o in r.outputs)
+
+    def test_forged_reply_count_is_ignored(self) -> None:
+        c = OutputCollector(10_000)
+        c.feed(msg("execute_input", execution_count=4))
+        r = c.build(status="ok", language="python", duration_s=0.0, execution_count="x")  # type: ignore[arg-type]
+        assert r.execution_count == 4
+
+
+@pytest.mark.timeout(60)
+def test_stream_accumulation_is_linear() -> None:
+    # 10 MB in 50-byte chunks: copying the growing text per chunk would take hours.
+    c = OutputCollector(100 * 1024 * 1024)
+    chunk = "#" * 49 + "\n"
+    for _ in range(200_000):
+        c.feed(msg("stream", name="stdout", text=chunk))
+    r = build(c)
+    assert len(r.stdout) == 200_000 * 50
+    assert [o.output_type for o in r.outputs] == ["stream"]
+
+
+class TestDecodeLimits:
+    def _session(self):
+        from jupyter_client.session import Session
+
+        return Session(key=b"secret")
+
+    def test_oversized_message_keeps_only_its_headers(self) -> None:
+        from companion_kernel._kernel import decode_message
+
+        session = self._session()
+        parent = session.msg("execute_request", {})
+        m = session.msg("display_data", {"data": {"text/plain": "x" * 10_000}}, parent=parent)
+        decoded = decode_message(session, session.serialize(m), max_bytes=5_000)
+        assert decoded["oversized"] > 10_000
+        assert decoded["content"] == {}
+        assert decoded["parent_header"]["msg_id"] == parent["header"]["msg_id"]
+
+    def test_deeply_nested_signed_content_is_flagged_not_raised(self) -> None:
+        from companion_kernel._kernel import decode_message
+
+        session = self._session()
+        frames = session.serialize(session.msg("display_data", {}))
+        frames[-1] = b"[" * 200_000 + b"]" * 200_000
+        frames[1] = session.sign(frames[2:6])
+        decoded = decode_message(session, frames)
+        assert "nested too deeply" in decoded["malformed"]
+        assert decoded["content"] == {}
+
+    def test_unreadable_header_is_a_value_error(self) -> None:
+        from companion_kernel._kernel import decode_message
+
+        session = self._session()
+        frames = session.serialize(session.msg("stream", {}))
+        frames[2] = b"[1, 2]"
+        frames[1] = session.sign(frames[2:6])
+        with pytest.raises(ValueError, match="header"):
+            decode_message(session, frames)
+        frames[2] = b"[" * 200_000
+        frames[1] = session.sign(frames[2:6])
+        with pytest.raises(ValueError, match="header"):
+            decode_message(session, frames)
