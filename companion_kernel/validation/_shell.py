@@ -65,12 +65,37 @@ _COMMAND_REASONS = {
 _SENSITIVE_VARIABLES = names(
     """PATH LD_PRELOAD LD_LIBRARY_PATH LD_AUDIT BASH_ENV ENV IFS PS0 PS1 PS2 PS3 PS4 PROMPT_COMMAND
     SHELLOPTS BASHOPTS CDPATH GLOBIGNORE HOME BASH_LOADABLES_PATH BASH_XTRACEFD PYTHONPATH
-    PYTHONSTARTUP NODE_OPTIONS HISTFILE TMPDIR"""
+    PYTHONSTARTUP NODE_OPTIONS HISTFILE TMPDIR BASH_CMDS BASH_ALIASES BASH_ARGV0 BASH_COMPAT
+    EXECIGNORE MAIL MAILPATH MAILCHECK GCONV_PATH LOCPATH NLSPATH HOSTALIASES INPUTRC
+    POSIXLY_CORRECT TAR_OPTIONS GZIP XZ_OPT XZ_DEFAULTS BZIP BZIP2 ZIPOPT UNZIP UNZIPOPT ZIPINFO
+    GREP_OPTIONS AWKPATH AWKLIBPATH"""
 )
+# Whole families: the dynamic loader's settings and exported functions.
+_SENSITIVE_PREFIXES = ("LD_", "BASH_FUNC_")
 _WRITABLE_DEVICES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2"})
 _WRITE_REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_ARITH_OPERATORS_RE = re.compile(r"(?:^|\s)-(?:eq|ne|lt|le|gt|ge)(?:\s|$)")
+_FUNCTION_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+_SHELL_BUILTINS = names(
+    """alias bg bind break builtin caller cd command compgen complete compopt continue declare
+    dirs disown echo enable eval exec exit export false fc fg getopts hash help history jobs kill
+    let local logout mapfile popd printf pushd pwd read readarray readonly return select set shift
+    shopt source suspend test time times trap true type typeset ulimit umask unalias unset wait
+    if then else elif fi case esac for while until do done in function coproc"""
+)
+_CONDITIONAL_ARITH_RE = re.compile(r"(\S+)\s+-(eq|ne|lt|le|gt|ge)\s+(\S+)")
+_CONDITIONAL_V_RE = re.compile(r"(?:^|\s)-v\s+(\S+)")
+_NAME_OPERAND_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[(?:[0-9]+|[@*])\])?")
+# Tokens of an arithmetic expression: numbers, length and special parameters (always
+# numbers), variables by name or by $name, and anything else that expands (group 3).
+_ARITH_TOKEN_RE = re.compile(
+    r"\$\{#[A-Za-z_]\w*\}|\$\{?[#?$!]\}?"
+    r"|\$\{?([A-Za-z_]\w*|[0-9]+)\}?"
+    r"|[0-9][0-9A-Za-z_#@]*"
+    r"|([A-Za-z_]\w*)"
+    r"|(\$)"
+)
+_ARITH_GLUE_RE = re.compile(r"[\s+\-*/%<>=!&|^~?:,()]*")
 _VARIABLE_RE = re.compile(r"[A-Za-z_$]")
 _COMMAND_START_WORDS = frozenset({"then", "do", "else", "elif", "if", "while", "until", "!"})
 _FIND_BLOCKED = frozenset(
@@ -100,11 +125,22 @@ class _Problem:
     end: int
 
 
+@dataclass(frozen=True)
+class _Use:
+    """A variable whose value bash evaluates: as arithmetic (``int``) or as a name (``ref``)."""
+
+    name: str
+    kind: str
+    start: int
+    end: int
+
+
 @dataclass
 class _Scan:
     text: str
     problems: list[_Problem] = field(default_factory=list)
     unparseable: bool = False
+    uses: list[_Use] = field(default_factory=list)
 
 
 def _command_start(src: str, index: int) -> bool:
@@ -131,6 +167,7 @@ class _Scanner:
         self.problems: list[_Problem] = []
         self.heredocs: list[tuple[str, bool, bool, int]] = []  # delimiter, quoted, strip, pos
         self.unparseable = False
+        self.uses: list[_Use] = []
         # Look-ahead work allowed in total, so hostile input cannot make the scan quadratic.
         self.work = 8 * len(src) + 100_000
 
@@ -210,7 +247,7 @@ class _Scanner:
                 break
             if self.work < 0:
                 break
-        return _Scan("".join(self.out), self.problems, self.unparseable)
+        return _Scan("".join(self.out), self.problems, self.unparseable, self.uses)
 
     # -- pieces -------------------------------------------------------------------------
 
@@ -308,22 +345,59 @@ class _Scanner:
                 i,
                 end + 1,
             )
-        elif body.endswith("@P"):
+            return end + 1
+        if body.endswith("@P"):
             self.problem(
                 "shell.expansion",
                 "${var@P} expands a prompt string, which runs command substitutions",
                 i,
                 end + 1,
             )
-        elif not self.policy.arithmetic and not _parameter_is_literal(body):
+            return end + 1
+        if not _parameter_is_literal(body):
+            uses = _parameter_uses(body) if self.policy.arithmetic else None
+            if uses is None:
+                self.problem(
+                    "shell.arithmetic",
+                    "this expansion evaluates a variable's value as an arithmetic expression "
+                    "(subscript, offset or indirection), which can run commands hidden in it",
+                    i,
+                    end + 1,
+                )
+            else:
+                self.uses.extend(_Use(name, kind, i, end + 1) for name, kind in uses)
+        self.nested(i + 2, end)
+        return end + 1
+
+    def nested(self, start: int, end: int) -> None:
+        """Expansions inside a ``${...}`` word (``${a:-${!b}}``, ``${a:-$((b))}``)."""
+        j = start
+        while j < end:
+            if self.src.startswith("${", j):
+                j = self.parameter(j)
+            elif self.src.startswith("$((", j):
+                j = self.arithmetic(j, 3, command=False)
+            elif self.src.startswith("$[", j):
+                self.problem("shell.arithmetic", "$[...] is old-style arithmetic", j, j + 2)
+                j += 2
+            else:
+                j += 1
+
+    def arithmetic_names(self, expr: str, start: int, end: int, what: str) -> None:
+        """Check the variables an arithmetic expression at ``start..end`` reads."""
+        if not _VARIABLE_RE.search(expr):
+            return
+        names = _arith_names(expr) if self.policy.arithmetic else None
+        if names is None:
             self.problem(
                 "shell.arithmetic",
-                "this expansion evaluates a variable's value as an arithmetic expression "
-                "(subscript, offset or indirection), which can run commands hidden in it",
-                i,
-                end + 1,
+                f"{what} on variables is not allowed by this policy: bash evaluates a "
+                "variable's value as an expression, including any $(command) hidden in it",
+                start,
+                end,
             )
-        return end + 1
+            return
+        self.uses.extend(_Use(name, "int", start, end) for name in names)
 
     def arithmetic(self, i: int, open_len: int, command: bool) -> int:
         src = self.src
@@ -351,14 +425,8 @@ class _Scanner:
                 i,
                 end,
             )
-        elif not self.policy.arithmetic and _VARIABLE_RE.search(body):
-            self.problem(
-                "shell.arithmetic",
-                "arithmetic on variables is not allowed by this policy: bash evaluates a "
-                "variable's value as an expression, including any $(command) hidden in it",
-                i,
-                end,
-            )
+        else:
+            self.arithmetic_names(body, i, end, "arithmetic")
         self.replace(i, end, ":" if command else "0" * (end - i))
         return end
 
@@ -377,9 +445,7 @@ class _Scanner:
                 i,
                 end,
             )
-        elif not self.policy.arithmetic and (
-            _ARITH_OPERATORS_RE.search(body) or re.search(r"(?:^|\s)-v\s+\S*\$", body)
-        ):
+        elif not self.conditional_operands(body, i, end):
             self.problem(
                 "shell.arithmetic",
                 "[[ ]] with -eq/-lt/... or -v evaluates variable values as arithmetic (which "
@@ -391,6 +457,27 @@ class _Scanner:
             self.bangs_in(i + 2, match.start())
         self.replace(i, end, ":")
         return end
+
+    def conditional_operands(self, body: str, start: int, end: int) -> bool:
+        """Record what ``[[ a -eq b ]]`` and ``[[ -v name ]]`` evaluate; False if unsafe."""
+        for match in _CONDITIONAL_ARITH_RE.finditer(body):
+            for operand in (match.group(1), match.group(3)):
+                expr = operand.replace('"', "")
+                if not _VARIABLE_RE.search(expr):
+                    continue
+                names = _arith_names(expr) if self.policy.arithmetic else None
+                if names is None:
+                    return False
+                self.uses.extend(_Use(name, "int", start, end) for name in names)
+        for match in _CONDITIONAL_V_RE.finditer(body):
+            operand = match.group(1).replace('"', "")
+            if _NAME_OPERAND_RE.fullmatch(operand):
+                continue
+            ref = re.fullmatch(r"\$\{?([A-Za-z_]\w*)\}?", operand)
+            if ref is None or not self.policy.arithmetic:
+                return False
+            self.uses.append(_Use(ref.group(1), "ref", start, end))
+        return True
 
     def bangs_in(self, start: int, end: int) -> None:
         j = start
@@ -479,6 +566,45 @@ def _parameter_is_literal(body: str) -> bool:
     return True
 
 
+def _arith_names(expr: str) -> list[str] | None:
+    """Variables an arithmetic expression reads by name (None if it holds anything else)."""
+    found: list[str] = []
+    pos = 0
+    for match in _ARITH_TOKEN_RE.finditer(expr):
+        if not _ARITH_GLUE_RE.fullmatch(expr, pos, match.start()) or match.group(3):
+            return None
+        pos = match.end()
+        name = match.group(1) or match.group(2)
+        if name:
+            found.append(name)
+    return found if _ARITH_GLUE_RE.fullmatch(expr, pos) else None
+
+
+def _parameter_uses(body: str) -> list[tuple[str, str]] | None:
+    """What a non-literal ``${body}`` evaluates: (variable, kind) pairs, or None if unclear."""
+    ref = re.fullmatch(r"!([A-Za-z_][A-Za-z0-9_]*)", body)
+    if ref:
+        return [(ref.group(1), "ref")]
+    match = re.match(r"#?([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(?:\[([^\]]*)\])?", body)
+    if match is None:
+        return None
+    uses: list[tuple[str, str]] = []
+    subscript = match.group(2)
+    if subscript is not None and not re.fullmatch(r"[0-9]+|[@*]", subscript):
+        names = _arith_names(subscript)
+        if names is None:
+            return None
+        uses.extend((name, "int") for name in names)
+    rest = body[match.end() :]
+    if rest.startswith(":") and rest[1:2] not in ("-", "=", "+", "?"):
+        for part in rest[1:].split(":"):
+            names = _arith_names(part)
+            if names is None:
+                return None
+            uses.extend((name, "int") for name in names)
+    return uses
+
+
 def _literal(word: object) -> str | None:
     """The value of a word with no expansions in it, else None."""
     if getattr(word, "kind", "") != "word" or getattr(word, "parts", None):
@@ -508,9 +634,149 @@ def _path_value_problem(value: str | None) -> str | None:
     return None
 
 
+def _value_class(value: str | None) -> str:
+    if value is not None and re.fullmatch(r"[+-]?[0-9]+", value):
+        return "int"
+    if value is not None and _IDENT_RE.match(value):
+        return "name"
+    return "other"
+
+
+_DECLARE_COMMANDS = frozenset({"declare", "typeset", "local", "export", "readonly"})
+_NAME_WRITERS = frozenset({"read", "printf", "mapfile", "readarray", "getopts"})
+_SEQ_RE = re.compile(r"\$\(\s*seq(?:\s+-?[0-9]+){1,3}\s*\)")
+_RANGE_RE = re.compile(r"\{-?[0-9]+\.\.-?[0-9]+(?:\.\.-?[0-9]+)?\}")
+
+
+class _Provenance:
+    """Where each variable provably holds an integer (or a plain name) in this cell.
+
+    A variable qualifies at a position when every assignment to it anywhere in the cell gives
+    it such a value, and an assignment that always runs first covers the position: a plain
+    assignment (or ``local``/``declare``) at the head of a list - first, or after ``;``,
+    newline or ``&``, not itself backgrounded - covers the rest of that list (of the whole
+    script at top level); ``for v in 1 2 3`` / ``{1..9}`` / ``$(seq 1 9)`` covers its body.
+    Anything else (``read``, ``printf -v``, a conditional or backgrounded assignment, a value
+    from an earlier cell) leaves the value unknown: it may hold ``a[$(cmd)]``.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.classes: dict[str, set[str]] = {}
+        self.regions: dict[str, list[tuple[int, int]]] = {}
+
+    def walk(self, trees: list[object]) -> None:
+        for tree in trees:
+            self.node(tree, len(self.text))
+
+    def allows(self, use: _Use) -> bool:
+        classes = self.classes.get(use.name)
+        allowed = {"int"} if use.kind == "int" else {"int", "name"}
+        return (
+            classes is not None
+            and classes <= allowed
+            and any(start <= use.start < end for start, end in self.regions.get(use.name, ()))
+        )
+
+    def assigned(self, name: str, value_class: str) -> None:
+        self.classes.setdefault(name, set()).add(value_class)
+
+    def covers(self, name: str, start: int, end: int) -> None:
+        self.regions.setdefault(name, []).append((start, end))
+
+    def node(self, node: object, region_end: int | None, depth: int = 0) -> None:
+        if depth > _MAX_SOURCE_DEPTH:
+            return
+        kind = getattr(node, "kind", "")
+        if kind == "list":
+            parts = node.parts  # type: ignore[attr-defined]
+            block_end = region_end if region_end is not None else node.pos[1]  # type: ignore[attr-defined]
+            for index, part in enumerate(parts):
+                before = parts[index - 1] if index else None
+                after = parts[index + 1] if index + 1 < len(parts) else None
+                head = (before is None or getattr(before, "op", "") in (";", "\n", "&")) and (
+                    getattr(after, "op", "") != "&"
+                )
+                self.node(part, block_end if head else None, depth + 1)
+            return
+        if kind == "command":
+            self.command(node, region_end)
+        elif kind == "for":
+            self.for_loop(node)
+        elif kind == "parameter":
+            match = re.match(r"([A-Za-z_][A-Za-z0-9_]*):?=(.*)\Z", node.value or "", re.S)  # type: ignore[attr-defined]
+            if match:
+                self.assigned(match.group(1), _value_class(match.group(2)))
+        for child in _children(node):
+            self.node(child, None, depth + 1)
+
+    def command(self, node: object, region_end: int | None) -> None:
+        parts = node.parts  # type: ignore[attr-defined]
+        words = [p for p in parts if getattr(p, "kind", "") == "word"]
+        assignments = [p for p in parts if getattr(p, "kind", "") == "assignment"]
+        pairs: list[tuple[str, str]] = []
+        for item in assignments:
+            match = re.match(r"([^=+]*)\+?=(.*)\Z", item.word, re.S)
+            if match:
+                value = None if getattr(item, "parts", None) else match.group(2)
+                pairs.append((match.group(1), _value_class(value)))
+        name = _literal(words[0]) if words else None
+        if name in _DECLARE_COMMANDS:
+            for word in words[1:]:
+                value = _literal(word)
+                if value is not None and "=" in value and not value.startswith(("-", "+")):
+                    left, _, right = value.partition("=")
+                    pairs.append((left.rstrip("+"), _value_class(right)))
+        elif name in _NAME_WRITERS:
+            for word in words[1:]:
+                value = _literal(word) or ""
+                target = value[2:] if value.startswith("-v") and len(value) > 2 else value
+                base = target.split("[", 1)[0]
+                if _IDENT_RE.match(base):
+                    self.assigned(base, "other")
+        for variable, value_class in pairs:
+            self.assigned(variable.split("[", 1)[0], value_class)
+        runs_here = not words or name in _DECLARE_COMMANDS
+        if region_end is not None and runs_here:
+            for variable, value_class in pairs:
+                if "[" not in variable and value_class != "other":
+                    self.covers(variable, node.pos[1], region_end)  # type: ignore[attr-defined]
+
+    def for_loop(self, node: object) -> None:
+        parts = node.parts  # type: ignore[attr-defined]
+        if len(parts) < 2 or getattr(parts[1], "kind", "") != "word":
+            return
+        variable = parts[1].word
+        words = []
+        has_in = False
+        body_start = None
+        for part in parts[2:]:
+            word = getattr(part, "word", None)
+            if getattr(part, "kind", "") == "reservedword":
+                if word == "in":
+                    has_in = True
+                elif word == "do":
+                    body_start = part.pos[1]
+                    break
+            elif getattr(part, "kind", "") == "word":
+                words.append(part)
+        classes = {self.item_class(w) for w in words} if has_in else {"other"}
+        for value_class in classes or {"int"}:
+            self.assigned(variable, value_class)
+        if body_start is not None and classes <= {"int", "name"}:
+            self.covers(variable, body_start, node.pos[1])  # type: ignore[attr-defined]
+
+    def item_class(self, word: object) -> str:
+        text = self.text[word.pos[0] : word.pos[1]]  # type: ignore[attr-defined]
+        if _SEQ_RE.fullmatch(text) or _RANGE_RE.fullmatch(text):
+            return "int"
+        return _value_class(_literal(word))
+
+
 class _Walker:
-    def __init__(self, source: str, policy: Policy, out: Collector) -> None:
+    def __init__(self, source: str, text: str, policy: Policy, out: Collector) -> None:
         self.source = source
+        self.text = text
         self.policy = policy
         self.shell = policy.shell
         self.out = out
@@ -521,15 +787,82 @@ class _Walker:
         line, column = position_of(self.source, start)
         self.out.add(rule, message, line, column, self.source[start:end])
 
-    def collect_functions(self, node: object) -> None:
-        stack = [node]
+    def collect_functions(self, trees: list[object]) -> None:
+        """Record the functions the script defines; check their names and recursion."""
+        bodies: dict[str, list[object]] = {}
+        stack = list(trees)
         while stack:
             current = stack.pop()
             if getattr(current, "kind", "") == "function":
                 name = current.parts[0]  # type: ignore[attr-defined]
-                if getattr(name, "kind", "") == "word":
+                if getattr(name, "kind", "") == "word" and self.function_name(name.word, name):
                     self.functions.add(name.word)
+                    bodies.setdefault(name.word, []).extend(current.parts[1:])  # type: ignore[attr-defined]
             stack.extend(_children(current))
+        calls = {name: self.calls(parts) for name, parts in bodies.items()}
+        for name, sites in calls.items():
+            for callee, forks, node in sites:
+                if forks and (callee == name or name in _reachable(callee, calls)):
+                    self.report(
+                        "shell.recursion",
+                        f"{name!r} calls itself (through {callee!r}) in a pipeline, in the "
+                        "background or in a subshell: each call starts more processes (a fork "
+                        "bomb); use a loop",
+                        node,
+                    )
+                    break
+
+    def function_name(self, name: str, node: object) -> bool:
+        if not _FUNCTION_NAME_RE.match(name):
+            self.report("shell.function", f"function name {name!r} is not a plain identifier", node)
+            return False
+        if (
+            name in _SHELL_BUILTINS
+            or name in self.shell.allowed_commands
+            or name in self.shell.blocked_commands
+            or name in _COMMAND_REASONS
+        ):
+            self.report(
+                "shell.function",
+                f"function {name!r} would shadow a command or builtin of the same name",
+                node,
+            )
+            return False
+        return True
+
+    def calls(self, parts: list[object]) -> list[tuple[str, bool, object]]:
+        """(function called, in a forking context, call node) for each call in a body."""
+        found: list[tuple[str, bool, object]] = []
+        stack: list[tuple[object, bool, int]] = [(p, False, 0) for p in parts]
+        while stack:
+            node, forks, depth = stack.pop()
+            kind = getattr(node, "kind", "")
+            if depth > _MAX_SOURCE_DEPTH or kind == "function":
+                continue
+            if kind == "command":
+                words = [p for p in node.parts if getattr(p, "kind", "") == "word"]  # type: ignore[attr-defined]
+                name = _literal(words[0]) if words else None
+                if name in self.functions:
+                    found.append((name, forks, words[0]))
+            children = _children(node)
+            if kind == "list":
+                parts_ = node.parts  # type: ignore[attr-defined]
+                for index, child in enumerate(parts_):
+                    after = parts_[index + 1] if index + 1 < len(parts_) else None
+                    stack.append((child, forks or getattr(after, "op", "") == "&", depth + 1))
+                continue
+            child_forks = (
+                forks
+                or kind in ("commandsubstitution", "processsubstitution")
+                or (
+                    kind == "pipeline"
+                    and sum(getattr(c, "kind", "") != "pipe" for c in children) > 1
+                )
+            )
+            if kind == "compound" and children and getattr(children[0], "word", "") == "(":
+                child_forks = True
+            stack.extend((child, child_forks, depth + 1) for child in children)
+        return found
 
     def visit(self, node: object, depth: int = 0) -> None:
         if depth > _MAX_SOURCE_DEPTH:
@@ -570,9 +903,83 @@ class _Walker:
             self.report("shell.command", self._command_message(name), words[0])
             return
         args = words[1:]
+        if name in _OPTION_TOOLS and not self.option_words(name, args):
+            return
         checker = _ARGUMENT_CHECKS.get(name)
         if checker is not None:
             checker(self, node, name, args)
+
+    def option_words(self, name: str, args: list[object]) -> bool:
+        """Long options by any prefix, and words that could become options at run time."""
+        options = True
+        previous = ""
+        for index, word in enumerate(args):
+            value = _literal(word)
+            if value == "--" and name != "find":
+                options = False
+            if not options:
+                continue
+            if value is None:
+                if not self.computed_word(name, word, previous):
+                    return False
+                previous = ""
+                continue
+            resolved = _long_option(name, value)
+            if resolved is not None:
+                full, kind, inline = resolved
+                if kind == "write":
+                    target = inline if inline is not None else None
+                    if inline is None and index + 1 < len(args):
+                        target = _literal(args[index + 1])
+                    why = _path_value_problem(target)
+                    if why is None and name == "tar" and full == "file" and ":" in (target or ""):
+                        why = "it names an archive on another host"
+                    if why is not None:
+                        self.report(
+                            "shell.write",
+                            f"{name} {value} (--{full}) writes outside the working directory "
+                            f"({why})",
+                            word,
+                        )
+                        return False
+                elif kind != "script":
+                    self.option(word, f"{name} {value} (--{full}) {_LONG_KINDS[kind]}")
+                    return False
+            previous = value
+        return True
+
+    def computed_word(self, name: str, word: object, previous: str) -> bool:
+        """A word built at run time in option position: could it become an option?"""
+        start, end = word.pos  # type: ignore[attr-defined]
+        prefix, split = _word_shape(self.text[start:end])
+        if not split:
+            if prefix and not prefix.startswith("-"):
+                return True
+            if previous in _VALUE_OPTIONS.get(name, ()):
+                return True
+            if prefix.startswith("--") and "=" in prefix:
+                resolved = _long_option(name, prefix)
+                if resolved is None:
+                    return True
+                full, kind, _ = resolved
+                if kind == "write":
+                    self.report(
+                        "shell.write",
+                        f"{name} --{full}: its path depends on a variable or substitution",
+                        word,
+                    )
+                else:
+                    self.option(word, f"{name} --{full} {_LONG_KINDS[kind]}")
+                return False
+            if len(prefix) > 1 and prefix[1] in _SHORT_VALUE_LETTERS.get(name, ""):
+                return True
+        self.option(
+            word,
+            f"{name}: an argument computed at run time could turn out to be an option "
+            "(such as -exec, -delete or --compress-program=...); quote it and start it with "
+            'a literal (./"$f"), or put it after --',
+        )
+        return False
 
     def _command_message(self, name: str) -> str:
         policy = self.policy.name
@@ -588,23 +995,27 @@ class _Walker:
         if len(parts) > 1 and getattr(parts[1], "kind", "") == "word":
             self.variable_name(parts[1].word, parts[1])
 
-    def variable_name(self, name: str, node: object) -> None:
-        base = name.split("[", 1)[0]
-        if base in _SENSITIVE_VARIABLES:
+    def variable_name(self, name: str, node: object) -> bool:
+        """Check a variable about to be written; False (after reporting) if it may not be."""
+        base, bracket, subscript = name.partition("[")
+        if base in _SENSITIVE_VARIABLES or base.startswith(_SENSITIVE_PREFIXES):
             self.report(
                 "shell.variable",
                 f"setting {base} changes which programs run or what the shell executes",
                 node,
             )
-        elif "[" in name and not self.shell.arithmetic:
-            self.report(
-                "shell.arithmetic",
-                "array subscripts in assignments are evaluated as arithmetic (which can run "
-                "commands hidden in variable values)",
-                node,
-            )
         elif not _IDENT_RE.match(base):
             self.report("shell.variable", f"{name!r} is not a plain variable name", node)
+        elif bracket and not re.fullmatch(r"(?:[0-9]+|[@*])\]", subscript):
+            self.report(
+                "shell.variable",
+                "array subscripts of written variables are evaluated as arithmetic (which can "
+                "run commands hidden in variable values); use a literal index",
+                node,
+            )
+        else:
+            return True
+        return False
 
     def assignment(self, node: object) -> None:
         word = node.word  # type: ignore[attr-defined]
@@ -614,6 +1025,9 @@ class _Walker:
     def parameter(self, node: object) -> None:
         # Also checked by the pre-scan; bashlex does not parse inside ${...}.
         value = getattr(node, "value", "") or ""
+        target = re.match(r"([A-Za-z_][A-Za-z0-9_]*):?=", value)
+        if target:
+            self.variable_name(target.group(1), node)
         if "$(" in value or "`" in value or value.endswith("@P"):
             self.report(
                 "shell.expansion",
@@ -673,6 +1087,17 @@ class _Walker:
         self.report("shell.option", message, word)
 
 
+def _reachable(start: str, calls: dict[str, list[tuple[str, bool, object]]]) -> set[str]:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for callee, _, _ in calls.get(stack.pop(), ()):
+            if callee not in seen:
+                seen.add(callee)
+                stack.append(callee)
+    return seen
+
+
 def _children(node: object) -> list[object]:
     found: list[object] = []
     for name in ("parts", "list", "redirects"):
@@ -684,6 +1109,110 @@ def _children(node: object) -> list[object]:
         if value is not None and not isinstance(value, int | str):
             found.append(value)
     return found
+
+
+# Long options that run programs, write to a path, make links or are refused outright, per
+# tool. GNU getopt_long accepts any unambiguous prefix (--compress= is
+# --compress-program=), so a word matches when it is a prefix of one of these.
+_LONG_OPTIONS: dict[str, dict[str, str]] = {
+    "sort": {"compress-program": "exec", "output": "write", "temporary-directory": "write"},
+    "cp": {"target-directory": "write", "symbolic-link": "link", "link": "link"},
+    "mv": {"target-directory": "write"},
+    "sed": {"in-place": "refuse", "file": "refuse", "expression": "script"},
+    "date": {"set": "refuse"},
+    "tar": {
+        "to-command": "exec",
+        "checkpoint-action": "exec",
+        "use-compress-program": "exec",
+        "rsh-command": "exec",
+        "rmt-command": "exec",
+        "info-script": "exec",
+        "new-volume-script": "exec",
+        "absolute-names": "refuse",
+        "directory": "write",
+        "file": "write",
+        "listed-incremental": "write",
+        "index-file": "write",
+        "volno-file": "write",
+    },
+    "zip": {"unzip-command": "exec"},
+}
+# Options that are also prefixes of the ones above: an exact match wins.
+_LONG_EXACT_SAFE = {"tar": frozenset({"checkpoint", "list"})}
+_LONG_KINDS = {
+    "exec": "runs a program",
+    "link": "creates links, which can point outside",
+    "refuse": "is not allowed (in-place edits, script files, absolute names, the clock)",
+}
+# Tools whose arguments are checked for options; a computed word there must not be one.
+_OPTION_TOOLS = frozenset(_LONG_OPTIONS) | {"find", "unzip", "tree"}
+# Options whose next word is their value (so a computed word there is data, not an option).
+_VALUE_OPTIONS = {
+    "find": names(
+        """-name -iname -path -ipath -wholename -iwholename -regex -iregex -lname -ilname -newer
+        -anewer -cnewer -type -xtype -user -group -uid -gid -size -perm -mtime -atime -ctime -mmin
+        -amin -cmin -maxdepth -mindepth -links -inum -samefile -used -fstype -regextype
+        -newermt -newerat -newerct"""
+    ),
+    "sort": names("-k -t --key --field-separator -S --buffer-size"),
+    "date": names("-d --date"),
+    "sed": names("-e --expression"),
+}
+_SHORT_VALUE_LETTERS = {"sort": "kt", "date": "d"}
+
+
+def _long_option(command: str, value: str) -> tuple[str, str, str | None] | None:
+    """(option, kind, inline value) when ``value`` names a listed long option of ``command``."""
+    if not value.startswith("--") or value == "--":
+        return None
+    name, equals, inline = value[2:].partition("=")
+    table = _LONG_OPTIONS.get(command, {})
+    if not name or name in _LONG_EXACT_SAFE.get(command, ()):
+        return None
+    full = name if name in table else next((o for o in sorted(table) if o.startswith(name)), None)
+    if full is None:
+        return None
+    return full, table[full], inline if equals else None
+
+
+def _word_shape(text: str) -> tuple[str, bool]:
+    """A word's literal text before its first expansion, and whether it has an unquoted one
+    (word splitting can then turn it into several arguments)."""
+    prefix: list[str] = []
+    quote = ""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote != "'" and ch in "$`":
+            if not quote:
+                return "".join(prefix), True
+            rest = text[i:]
+            return "".join(prefix), _has_unquoted_expansion(rest, quote)
+        if ch == "\\" and quote != "'" and i + 1 < len(text):
+            prefix.append(text[i + 1])
+            i += 2
+            continue
+        if ch in "'\"" and (not quote or quote == ch):
+            quote = "" if quote else ch
+        else:
+            prefix.append(ch)
+        i += 1
+    return "".join(prefix), False
+
+
+def _has_unquoted_expansion(text: str, quote: str) -> bool:
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and quote != "'":
+            i += 2
+            continue
+        if ch in "'\"" and (not quote or quote == ch):
+            quote = "" if quote else ch
+        elif not quote and ch in "$`":
+            return True
+        i += 1
+    return False
 
 
 def _split(args: list[object]) -> tuple[list[object], list[object]]:
@@ -740,34 +1269,43 @@ def _check_find(w: _Walker, node: object, name: str, args: list[object]) -> None
 def _check_sed(w: _Walker, node: object, name: str, args: list[object]) -> None:
     scripts: list[object] = []
     take_next = False
+    skip_next = False
     has_e = False
     for word in args:
         value = _literal(word)
-        if take_next:
-            scripts.append(word)
-            take_next = False
+        if take_next or skip_next:
+            if take_next:
+                scripts.append(word)
+            take_next = skip_next = False
             continue
         if value is None:
             scripts.append(word)
             continue
-        if value.startswith("--in-place") or value in ("--file",) or value.startswith("--file="):
-            w.option(word, "sed in-place editing and script files are not allowed")
-            return
-        if value.startswith("-") and not value.startswith("--") and len(value) > 1:
+        if value.startswith("--"):
+            resolved = _long_option("sed", value)
+            if resolved is not None and resolved[0] == "expression":
+                has_e = True
+                if resolved[2] is None:
+                    take_next = True
+                else:
+                    scripts.append(word)
+            elif "=" not in value and "--line-length".startswith(value.split("=")[0]):
+                skip_next = True
+            continue
+        if value.startswith("-") and len(value) > 1:
             letters = value[1:]
             if "i" in letters or "f" in letters:
                 w.option(word, "sed -i (in-place editing) and -f are not allowed")
                 return
-            if letters.endswith("e"):
-                take_next = True
+            if "e" in letters:
                 has_e = True
-            continue
-        if value == "--expression":
-            take_next = True
-            has_e = True
-            continue
-        if value.startswith("--expression="):
-            scripts.append(word)
+                rest = letters[letters.index("e") + 1 :]
+                if rest:
+                    scripts.append(word)
+                else:
+                    take_next = True
+            elif letters.endswith("l"):
+                skip_next = True
             continue
         if not has_e and not scripts:
             scripts.append(word)
@@ -776,7 +1314,10 @@ def _check_sed(w: _Walker, node: object, name: str, args: list[object]) -> None:
         if value is None:
             w.option(word, "the sed script depends on a variable, so it cannot be checked")
             return
-        value = value.split("=", 1)[1] if value.startswith("--expression=") else value
+        if value.startswith("--"):
+            value = value.split("=", 1)[1]
+        elif value.startswith("-"):
+            value = value[value.index("e") + 1 :]
         if _sed_script_writes(value):
             w.option(word, "sed commands e, w and W (and s///e, s///w) run commands or write files")
             return
@@ -869,46 +1410,124 @@ def _check_cd(w: _Walker, node: object, name: str, args: list[object]) -> None:
     w.write_paths(operands[:1], "cd moves")
 
 
-def _check_names(w: _Walker, node: object, name: str, args: list[object]) -> None:
-    """read, printf -v, unset, test -v: variable names must be plain identifiers."""
-    expect_name = name in ("read", "unset")
-    previous = ""
+_READ_VALUE_OPTIONS = frozenset("dinNptu")
+
+
+def _written_names(name: str, args: list[object]) -> list[tuple[object, str | None]]:
+    """(word, name) for each variable ``read``/``printf -v``/``test -v`` writes or tests."""
+    found: list[tuple[object, str | None]] = []
+    if name == "printf":
+        first = _literal(args[0]) if args else ""
+        if first == "-v" and len(args) > 1:
+            found.append((args[1], _literal(args[1])))
+        elif first is not None and first.startswith("-v"):
+            found.append((args[0], first[2:]))
+        return found
+    if name in ("test", "["):
+        for index, word in enumerate(args[:-1]):
+            if _literal(word) == "-v":
+                found.append((args[index + 1], _literal(args[index + 1])))
+        return found
+    take = ""
+    options = True
     for word in args:
         value = _literal(word)
-        is_name = (
-            (name == "printf" and previous == "-v")
-            or (name in ("test", "[") and previous == "-v")
-            or (expect_name and value is not None and not value.startswith("-"))
-        )
-        if name == "read" and previous in ("-d", "-n", "-N", "-p", "-t", "-u", "-i"):
-            is_name = False
-        if is_name:
-            if value is None or not _IDENT_RE.match(value):
-                if not w.shell.arithmetic or value is None:
-                    w.report(
-                        "shell.variable",
-                        f"{name}: variable names must be plain identifiers (a subscript is "
-                        "evaluated as arithmetic, which can run commands)",
-                        word,
-                    )
-                    return
-            elif value in _SENSITIVE_VARIABLES:
-                w.variable_name(value, word)
-        previous = value or ""
+        if take:
+            if take == "name":
+                found.append((word, value))
+            take = ""
+        elif options and value == "--":
+            options = False
+        elif options and value is not None and value.startswith("-") and value != "-":
+            for position, letter in enumerate(value[1:], start=1):
+                if letter == "a" or letter in _READ_VALUE_OPTIONS:
+                    rest = value[position + 1 :]
+                    if letter == "a" and rest:
+                        found.append((word, rest))
+                    elif not rest:
+                        take = "name" if letter == "a" else "value"
+                    break
+        else:
+            found.append((word, value))
+    return found
+
+
+def _check_names(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    """read, printf -v, unset, test -v: written or tested names must be plain identifiers."""
+    if name == "printf" and args and _literal(args[0]) is None and len(args) > 1:
+        # A computed format may turn out to be -v: the next word is then a variable name.
+        candidate = _literal(args[1]) or ""
+        base = candidate.split("[", 1)[0]
+        if "[" in candidate or base in _SENSITIVE_VARIABLES or base.startswith(_SENSITIVE_PREFIXES):
+            w.report(
+                "shell.variable", "printf with a computed first word may write a variable", args[1]
+            )
+            return
+    for word, value in _written_names(name, args):
+        if value is None:
+            w.report(
+                "shell.variable",
+                f"{name}: variable names must be literal (a computed name can carry an "
+                "arithmetic subscript, which can run commands)",
+                word,
+            )
+            return
+        if name == "unset":
+            if not _IDENT_RE.match(value.split("[", 1)[0]):
+                w.report("shell.variable", f"unset: {value!r} is not a plain variable name", word)
+                return
+        elif not w.variable_name(value, word):
+            return
 
 
 def _check_declare(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    readonly = name == "readonly"
     for word in args:
         value = _literal(word)
         if value is None:
             w.report("shell.variable", f"{name}: names must be literal", word)
             return
         if value.startswith(("-", "+")):
-            if "n" in value or ("i" in value and not w.shell.arithmetic):
-                w.option(word, f"{name} {value}: namerefs and integer variables evaluate values")
+            if "n" in value or "i" in value:
+                w.option(
+                    word,
+                    f"{name} {value}: namerefs and integer variables evaluate assigned values "
+                    "as names or arithmetic (which can run commands hidden in them)",
+                )
                 return
+            readonly = readonly or (value.startswith("-") and "r" in value)
             continue
-        w.variable_name(re.split(r"\+?=", value, maxsplit=1)[0], word)
+        variable, _, assigned = value.partition("=")
+        if not w.variable_name(variable.rstrip("+"), word):
+            return
+        if readonly and w.shell.arithmetic and not re.fullmatch(r"[+-]?[0-9]+", assigned):
+            # A read-only variable keeps its value when a later cell re-initialises it, so
+            # it could carry a[$(cmd)] into arithmetic that looks safe.
+            w.report(
+                "shell.variable",
+                f"{name}: read-only variables may only hold integer literals under policy "
+                f"{w.policy.name!r} (a read-only value survives re-initialisation)",
+                word,
+            )
+            return
+
+
+def _check_set(w: _Walker, node: object, name: str, args: list[object]) -> None:
+    previous = ""
+    for word in args:
+        value = _literal(word)
+        if value is None or value in ("--", "-"):
+            return
+        if (value.startswith(("-", "+")) and not value.startswith("--") and "k" in value) or (
+            previous in ("-o", "+o") and value == "keyword"
+        ):
+            w.option(
+                word,
+                "set -k (keyword) turns name=value arguments anywhere into environment "
+                "settings, which the validator would read as plain arguments",
+            )
+            return
+        previous = value
 
 
 def _check_compress(w: _Walker, node: object, name: str, args: list[object]) -> None:
@@ -942,13 +1561,15 @@ def _check_tar(w: _Walker, node: object, name: str, args: list[object]) -> None:
         value = _literal(word)
         if value is None:
             continue
+        if index == 0 and re.fullmatch(r"[A-Za-z]+", value):
+            value = "-" + value  # old-style option cluster: tar xzf a.tgz
         if value.startswith(_TAR_BLOCKED) or (
             value.startswith("-") and not value.startswith("--") and set(value[1:]) & set("IFP")
         ):
             w.option(word, f"tar {value} runs programs or writes outside the working directory")
             return
         takes_path = value in ("-C", "--directory", "-f", "--file") or (
-            value.startswith("-") and not value.startswith("--") and value.endswith(("f", "C"))
+            value.startswith("-") and not value.startswith("--") and value.endswith(("f", "C", "g"))
         )
         if value.startswith(("--directory=", "--file=")):
             why = _path_value_problem(value.split("=", 1)[1])
@@ -1018,6 +1639,9 @@ _ARGUMENT_CHECKS = {
     "declare": _check_declare,
     "readonly": _check_declare,
     "typeset": _check_declare,
+    "set": _check_set,
+    "mapfile": _check_names,
+    "readarray": _check_names,
 }
 
 
@@ -1073,11 +1697,26 @@ def check(code: str, policy: Policy) -> list[Violation]:
     except Exception as exc:  # bashlex raises assorted errors on odd input
         out.add("shell.syntax", f"cannot parse ({type(exc).__name__}: {exc})", 1, 1, code)
         return out.violations
-    walker = _Walker(code, policy, out)
-    for tree in trees:
-        walker.collect_functions(tree)
+    walker = _Walker(code, scan.text, policy, out)
+    walker.collect_functions(trees)
     for tree in trees:
         walker.visit(tree)
+    if scan.uses:
+        provenance = _Provenance(scan.text)
+        provenance.walk(trees)
+        for use in scan.uses:
+            if not provenance.allows(use):
+                line, column = position_of(code, use.start)
+                what = "indirection through" if use.kind == "ref" else "arithmetic on"
+                out.add(
+                    "shell.arithmetic",
+                    f"{what} {use.name!r}: bash evaluates its value (a[$(cmd)] in it runs cmd), "
+                    f"and this cell does not first set it to a literal "
+                    f"{'integer' if use.kind == 'int' else 'name'} on every path",
+                    line,
+                    column,
+                    code[use.start : use.end],
+                )
     # The pre-scan and the walk both look at ${...} and here-documents: report each once.
     seen: set[tuple[str, int, int]] = set()
     unique = []
