@@ -93,7 +93,7 @@ _FRAME_ATTRIBUTES = names(
     f_back f_builtins f_code f_globals f_locals f_trace f_lasti tb_frame tb_next tb_lasti
     co_code co_consts co_names co_varnames co_freevars co_cellvars co_filename co_lnotab
     co_linetable co_exceptiontable cell_contents func_globals func_code func_closure _getframe
-    _current_frames settrace setprofile"""
+    _current_frames settrace setprofile walk_stack walk_tb"""
 )
 _MODULE_ATTRIBUTES = names(
     """builtins _builtins bltns subprocess _posixsubprocess importlib _imp
@@ -160,6 +160,8 @@ _DOUBT_RE = re.compile(
     r"ubprocess|pawn|[Ee]xec[lv]|_fork|ransport|Formatter|dictConfig|_companion|(\w*)\._"
 )
 _PRIVATE_OK_RECEIVERS = frozenset({"self", "cls"})
+# Packages whose `Formatter` is not string.Formatter.
+_OTHER_FORMATTERS = frozenset({"logging", "matplotlib", "pygments"})
 # Reached through allowed modules but harmless: traverse them, do not block their names.
 _HARMLESS_MODULES = names(
     """keyword struct binascii warnings copyreg platform _string _sre _random _hashlib _locale
@@ -353,7 +355,7 @@ def compile_rules(policy: PythonPolicy) -> _Rules:
         | policy.injected_names
         | _DYNAMIC_ATTR_FUNCS
         | _ATTR_GETTERS
-        | {"type", "TypeVar", "get_ipython", "vars", "allow_pickle"}
+        | {"type", "TypeVar", "get_ipython", "vars", "allow_pickle", "Formatter"}
     )
     if not policy.dynamic_attributes:
         triggers |= {"format", "format_map"}
@@ -796,6 +798,16 @@ class _Checker:
             self.report(problem[0], problem[1], node)
         elif attr[:1] == "_":
             self._private(node, value, attr)
+        elif attr == "Formatter":
+            root = self.root_of(value)
+            if root is None or root[1].split(".")[0] not in _OTHER_FORMATTERS:
+                self.report(
+                    "python.format-string",
+                    "string.Formatter can capture the objects that format fields reach (any "
+                    "attribute path, dunders included); use str.format (logging.Formatter "
+                    "is fine)",
+                    node,
+                )
 
     def _literal_attribute(
         self, node: ast.AST, value: ast.AST | None, func: str, receiver: ast.AST | None = None
@@ -810,9 +822,18 @@ class _Checker:
                 ):
                     return
                 why = _assembled_name_problem(value)
-                if why is None:
+                if why is not None:
+                    self.report("python.dynamic-attribute", f"{func}(): {why}", node)
                     return
-                self.report("python.dynamic-attribute", f"{func}(): {why}", node)
+                for part in _assembled_parts(value):
+                    problem = self.rules.attribute_problem(_normalised(part))
+                    if problem is not None:
+                        self.report(
+                            problem[0],
+                            f"{func}() with a name built from {part!r}: {problem[1]}",
+                            node,
+                        )
+                        return
                 return
             self.report(
                 "python.dynamic-attribute",
@@ -936,26 +957,21 @@ class _Checker:
             )
             return
         for sub in ast.walk(config):
-            text = _literal_str(sub)
-            if (
-                text is not None
-                and _LOGGING_TARGET_RE.match(text)
-                and (text not in _LOGGING_SAFE_TARGETS)
-            ):
+            if type(sub) is not ast.Dict:
+                continue
+            for key, value in zip(sub.keys, sub.values, strict=True):  # type: ignore[attr-defined]
+                name, text = _literal_str(key), _literal_str(value)
+                resolved = name == "()" or name in _LOGGING_RESOLVED_KEYS
+                if text is not None and text.startswith("ext://"):
+                    resolved = True
+                if not resolved or text in _LOGGING_SAFE_TARGETS:
+                    continue
                 self.report(
                     "python.logging-config",
-                    f"dictConfig() names {text!r}; only these handler and formatter classes "
-                    f"may be named: {', '.join(sorted(_LOGGING_SAFE_TARGETS))}",
-                    sub,
+                    f"dictConfig() imports and calls what {name!r} names ({text!r}); only "
+                    f"these may be named: {', '.join(sorted(_LOGGING_SAFE_TARGETS))}",
+                    value,
                 )
-            elif type(sub) is ast.Dict:
-                for key in sub.keys:
-                    if _literal_str(key) == "()":
-                        self.report(
-                            "python.logging-config",
-                            "dictConfig() factories ('()') import and call any named callable",
-                            key,
-                        )
 
     def _attr_getter(self, node: ast.Call, name: str) -> None:
         if not node.args:
@@ -971,9 +987,9 @@ class _Checker:
             return
         if "{" in value and _text_could_matter(value, self.rules):
             self._format_fields(node, value, 0)
-        if "__" in value and self.rules.policy.dynamic_attributes:
+        if "__" in value and self.rules.policy.dynamic_attributes and not _HAS_SPACE(value):
             # With computed attribute names allowed, a string spelling (part of) a blocked
-            # dunder is the visible half of `getattr(x, name)` reaching it.
+            # dunder is the visible half of `getattr(x, name)` reaching it (prose is not).
             for word in _UNDERSCORE_WORD_RE.findall(value):
                 if (word[:2] == "__" or word[-2:] == "__") and word not in self.rules.dunders:
                     self.report(
@@ -1171,7 +1187,9 @@ class _Checker:
 
 
 _UNDERSCORE_WORD_RE = re.compile(r"\w*__\w*")
-_LOGGING_TARGET_RE = re.compile(r"ext://|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+_HAS_SPACE = re.compile(r"\s").search
+# Keys whose string values dictConfig resolves as importable names (besides `ext://`).
+_LOGGING_RESOLVED_KEYS = frozenset({"class", "()", "queue", "listener"})
 _LOGGING_SAFE_TARGETS = names(
     """logging.StreamHandler logging.FileHandler logging.NullHandler logging.Formatter
     logging.Filter logging.handlers.RotatingFileHandler logging.handlers.TimedRotatingFileHandler
@@ -1211,6 +1229,23 @@ def _assembled_name_problem(value: ast.AST) -> str | None:
         if text is not None and ("__" in text or (text and not text.strip("_"))):
             return f"an attribute name assembled from {text!r} can spell a dunder"
     return None
+
+
+def _assembled_parts(value: ast.AST) -> list[str]:
+    """The literal pieces of a name assembled in place, and their fold when all are literal."""
+    parts = [text for sub in ast.walk(value) if (text := _literal_str(sub)) is not None]
+    folded = _fold(value)
+    if folded is not None and len(folded) > 1:
+        parts.append("".join(folded))
+    return parts
+
+
+def _fold(node: ast.AST) -> list[str] | None:
+    if type(node) is ast.BinOp and type(node.op) is ast.Add:  # type: ignore[attr-defined]
+        left, right = _fold(node.left), _fold(node.right)  # type: ignore[attr-defined]
+        return None if left is None or right is None else left + right
+    text = _literal_str(node)
+    return None if text is None else [text]
 
 
 def _injected_message(what: str) -> str:

@@ -114,7 +114,7 @@ _PY_STANDARD_ALLOWED_MODULES = (
 # code objects or frames by itself (those stay blocked).
 _PY_STANDARD_DUNDERS = names(
     """__class__ __dict__ __traceback__ __cause__ __context__ __suppress_context__ __notes__
-    __bases__ __base__ __mro__ __annotations__ __dataclass_fields__ __dataclass_params__
+    __bases__ __base__ __mro__ __dataclass_fields__ __dataclass_params__
     __getattr__ __getattribute__ __setattr__ __delattr__ __dir__ __del__ __getstate__
     __setstate__ __getnewargs__ __getnewargs_ex__ __instancecheck__ __subclasscheck__
     __subclasshook__ __weakref__ __orig_bases__ __parameters__ __args__ __origin__

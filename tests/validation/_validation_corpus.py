@@ -178,6 +178,322 @@ PYTHON_ATTACKS: list[tuple[str, str, str]] = [
     ("annotation-dunder-store", "class D:\n    __class__: int = 1", "python.dunder"),
 ]
 
+# Escape classes the default (``standard``) policy must still reject: (name, code, rule
+# under standard). Each class is named by its prefix; strict rejects all of them too.
+PYTHON_ESCAPES: list[tuple[str, str, str]] = [
+    # Format machinery reaching objects through field names built at run time.
+    (
+        "format-formatter-subclass-runtime-field",
+        "import string\nbox = []\nclass F(string.Formatter):\n"
+        "    def format_field(self, value, spec):\n        box.append(value)\n"
+        "        return ''\nF().format('{0.' + chr(95) * 2 + 'class' + chr(95) * 2 + '}', 1)",
+        "python.format-string",
+    ),
+    (
+        "format-formatter-alias-import",
+        "from string import Formatter as F\nclass G(F):\n    pass",
+        "python.format-string",
+    ),
+    (
+        "format-hook-override-any-base",
+        "class G(Base):\n    def convert_field(self, value, conversion):\n        return value",
+        "python.format-string",
+    ),
+    (
+        "format-hook-get-field-override",
+        "class G(Base):\n    def get_field(self, name, args, kwargs):\n"
+        "        return super().get_field(name, args, kwargs)",
+        "python.format-string",
+    ),
+    (
+        "format-hook-monkeypatch",
+        "import string\nstring.Formatter.format_field = lambda self, v, s: v",
+        "python.format-string",
+    ),
+    ("format-formatter-instance", "import string as s\nf = s.Formatter()", "python.format-string"),
+    (
+        "format-get-field-computed",
+        "getattr(fmt, 'get_' + 'field')('0.x', [1], {})",
+        "python.evaluator",
+    ),
+    ("format-literal-globals", "'{0.__init__.__globals__}'.format(f)", "python.format-string"),
+    ("format-private-field", "'{0._comm.kernel}'.format(t)", "python.format-string"),
+    # asyncio's subprocess and network machinery, public and private.
+    (
+        "asyncio-private-subprocess-transport",
+        "import asyncio\nloop = asyncio.get_running_loop()\n"
+        "await loop._make_subprocess_transport(proto, ['id'], False, None, None, None, 0)",
+        "python.process",
+    ),
+    (
+        "asyncio-unix-subprocess-transport",
+        "from asyncio.unix_events import _UnixSubprocessTransport",
+        "python.import",
+    ),
+    ("asyncio-base-subprocess", "import asyncio.base_subprocess as bs", "python.import"),
+    ("asyncio-subprocess-module", "from asyncio import subprocess", "python.import"),
+    (
+        "asyncio-base-subprocess-attribute",
+        "import asyncio\nasyncio.base_subprocess.BaseSubprocessTransport",
+        "python.process",
+    ),
+    (
+        "asyncio-create-subprocess-exec",
+        "import asyncio\nawait asyncio.create_subprocess_exec('id')",
+        "python.process",
+    ),
+    (
+        "asyncio-create-subprocess-shell",
+        "import asyncio\nawait asyncio.create_subprocess_shell('id')",
+        "python.process",
+    ),
+    (
+        "asyncio-loop-subprocess-exec",
+        "loop = asyncio.get_event_loop()\nloop.subprocess_exec(asyncio.SubprocessProtocol, 'id')",
+        "python.process",
+    ),
+    (
+        "asyncio-loop-subprocess-shell",
+        "asyncio.get_event_loop().subprocess_shell(Proto, 'id')",
+        "python.process",
+    ),
+    (
+        "asyncio-subprocess-computed-name",
+        "getattr(loop, 'subprocess_' + 'exec')(P, 'id')",
+        "python.process",
+    ),
+    (
+        "asyncio-module-computed-name",
+        "import asyncio\ngetattr(asyncio, name)('id')",
+        "python.dynamic-attribute",
+    ),
+    (
+        "asyncio-socket-transport",
+        "loop._make_socket_transport(sock, proto)",
+        "python.network",
+    ),
+    (
+        "asyncio-open-connection",
+        "await asyncio.open_connection('example.com', 80)",
+        "python.network",
+    ),
+    (
+        "asyncio-start-server",
+        "await asyncio.start_server(handle, '0.0.0.0', 8080)",
+        "python.network",
+    ),
+    (
+        "asyncio-create-connection",
+        "await loop.create_connection(Proto, 'example.com', 80)",
+        "python.network",
+    ),
+    # logging's network handlers and configuration that names classes by string.
+    (
+        "logging-socket-handler",
+        "import logging.handlers\nlogging.handlers.SocketHandler('10.0.0.1', 9020)",
+        "python.network",
+    ),
+    (
+        "logging-syslog-handler",
+        "from logging.handlers import SysLogHandler\nSysLogHandler(address=('h', 514))",
+        "python.network",
+    ),
+    (
+        "logging-datagram-handler",
+        "import logging.handlers as lh\nlh.DatagramHandler('h', 9021)",
+        "python.network",
+    ),
+    (
+        "logging-http-handler",
+        "import logging.handlers\nlogging.handlers.HTTPHandler('h:80', '/log')",
+        "python.network",
+    ),
+    (
+        "logging-smtp-handler",
+        "from logging.handlers import SMTPHandler",
+        "python.network",
+    ),
+    (
+        "logging-config-listen",
+        "import logging.config\nlogging.config.listen(9999)",
+        "python.network",
+    ),
+    (
+        "logging-file-config",
+        "import logging.config\nlogging.config.fileConfig('logging.ini')",
+        "python.network",
+    ),
+    (
+        "logging-dict-config-socket-class",
+        "import logging.config\nlogging.config.dictConfig({'version': 1, 'handlers': {'h': "
+        "{'class': 'logging.handlers.SocketHandler', 'host': 'h', 'port': 1}}})",
+        "python.logging-config",
+    ),
+    (
+        "logging-dict-config-factory",
+        "import logging.config\nlogging.config.dictConfig({'version': 1, 'handlers': {'h': "
+        "{'()': 'os.system', 'command': 'id'}}})",
+        "python.logging-config",
+    ),
+    (
+        "logging-dict-config-computed",
+        "import logging.config\nlogging.config.dictConfig(json.load(open('cfg.json')))",
+        "python.logging-config",
+    ),
+    (
+        "logging-handlers-computed-name",
+        "import logging.handlers\ngetattr(logging.handlers, 'Socket' + 'Handler')('h', 1)",
+        "python.dynamic-attribute",
+    ),
+    # Private internals of objects the engine injects (the tool bridge), by every route.
+    ("injected-private-call", "tools._local('t', {'source': 'import os'})", "python.internal"),
+    ("injected-private-chain", "tools._comm.kernel.shell.system('id')", "python.internal"),
+    ("injected-getattr-literal", "getattr(tools, '_local')", "python.internal"),
+    ("injected-getattr-computed", "getattr(tools, name)", "python.internal"),
+    ("injected-vars", "vars(tools)['_comm']", "python.internal"),
+    ("injected-dict", "tools.__dict__['_comm']", "python.internal"),
+    ("injected-alias", "t = tools\nt._comm", "python.internal"),
+    ("injected-type", "type(tools)._local", "python.internal"),
+    ("injected-class-private", "tools.__class__._local", "python.internal"),
+    ("injected-format", "'{0._comm}'.format(tools)", "python.internal"),
+    ("injected-bootstrap-name", "__companion_tools_bootstrap()", "python.internal"),
+    ("injected-error-private", "ToolError._x", "python.internal"),
+    ("engine-internals-import", "from companion_kernel.tools import bridge", "python.import"),
+    # Process spawning.
+    ("process-os-system", "import os\nos.system('id')", "python.process"),
+    ("process-os-popen", "import os\nos.popen('id').read()", "python.process"),
+    ("process-os-exec", "import os\nos.execv('/bin/sh', ['sh'])", "python.process"),
+    ("process-os-private-exec", "import os\nos._execvpe('sh', ['sh'])", "python.process"),
+    ("process-os-spawn", "import os\nos.spawnlp(os.P_WAIT, 'id', 'id')", "python.process"),
+    ("process-os-fork", "import os\nif os.fork() == 0:\n    pass", "python.process"),
+    ("process-os-forkpty", "import os\nos.forkpty()", "python.process"),
+    ("process-posix-spawn", "import os\nos.posix_spawn('/bin/id', ['id'], {})", "python.process"),
+    ("process-from-import", "from os import system as run_it", "python.process"),
+    (
+        "process-module-getattr",
+        "import os\ngetattr(os, 'sys' + 'tem')('id')",
+        "python.dynamic-attribute",
+    ),
+    ("process-module-vars", "import os\nvars(os)['system']('id')", "python.dynamic-attribute"),
+    ("process-module-dict", "import os\nos.__dict__['system']('id')", "python.dynamic-attribute"),
+    ("process-folded-name", "getattr(o, 'sys' + 'tem')('id')", "python.process"),
+    ("process-via-other-module", "import shutil\nshutil.os.system('id')", "python.process"),
+    ("process-subprocess", "import subprocess\nsubprocess.run(['id'])", "python.import"),
+    ("process-posixsubprocess", "import _posixsubprocess", "python.import"),
+    ("process-posix", "import posix\nposix.system('id')", "python.import"),
+    ("process-pty", "import pty\npty.spawn('/bin/sh')", "python.import"),
+    (
+        "process-multiprocessing",
+        "import multiprocessing as mp\nmp.Process(target=f).start()",
+        "python.import",
+    ),
+    (
+        "process-pool-executor",
+        "from concurrent.futures import ProcessPoolExecutor",
+        "python.process",
+    ),
+    ("process-pool-module", "import concurrent.futures.process", "python.import"),
+    ("process-pexpect", "import pexpect", "python.import"),
+    ("process-ipython-utils", "from IPython.utils.process import system", "python.import"),
+    # The network.
+    ("network-socket", "import socket\nsocket.create_connection(('h', 80))", "python.import"),
+    ("network-urllib", "from urllib.request import urlopen", "python.import"),
+    ("network-http-client", "import http.client", "python.import"),
+    ("network-requests", "import requests\nrequests.get('http://h')", "python.import"),
+    ("network-httpx", "import httpx", "python.import"),
+    ("network-aiohttp", "import aiohttp", "python.import"),
+    ("network-ftplib", "import ftplib", "python.import"),
+    ("network-smtplib", "import smtplib", "python.import"),
+    ("network-xmlrpc", "import xmlrpc.client", "python.import"),
+    ("network-ssl", "import ssl", "python.import"),
+    ("network-zmq", "import zmq", "python.import"),
+    ("network-urlopen-attribute", "urllib.request.urlopen('http://h')", "python.network"),
+    # Interpreter escape hatches.
+    ("interp-eval", "eval('1 + 1')", "python.builtin"),
+    ("interp-exec", "exec(source)", "python.builtin"),
+    ("interp-compile", "compile(src, 'x', 'exec')", "python.builtin"),
+    ("interp-dunder-import", "__import__(name)", "python.builtin"),
+    ("interp-importlib", "import importlib\nimportlib.import_module(name)", "python.import"),
+    ("interp-importlib-util", "from importlib import util", "python.import"),
+    ("interp-builtins", "import builtins\nbuiltins.eval('1')", "python.import"),
+    ("interp-ctypes", "import ctypes", "python.import"),
+    ("interp-cffi", "import cffi", "python.import"),
+    ("interp-pickle", "import pickle\npickle.loads(data)", "python.import"),
+    ("interp-marshal", "import marshal", "python.import"),
+    ("interp-shelve", "import shelve", "python.import"),
+    ("interp-read-pickle", "import pandas as pd\npd.read_pickle('x.pkl')", "python.evaluator"),
+    (
+        "interp-allow-pickle",
+        "import numpy as np\nnp.load('x.npy', allow_pickle=True)",
+        "python.evaluator",
+    ),
+    ("interp-runpy", "import runpy", "python.import"),
+    ("interp-code-interact", "import code\ncode.interact()", "python.import"),
+    ("interp-timeit-string", "import timeit\ntimeit.timeit('1')", "python.import"),
+    ("interp-gc-objects", "import gc\ngc.get_objects()", "python.import"),
+    ("interp-inspect", "import inspect\ninspect.currentframe()", "python.import"),
+    ("interp-globals", "globals()['__builtins__']", "python.builtin"),
+    ("interp-vars-no-arg", "vars()['tools']", "python.builtin"),
+    ("interp-sys-modules", "import sys\nsys.modules['subprocess']", "python.module-attribute"),
+    ("interp-sys-getframe", "import sys\nsys._getframe(1).f_globals", "python.frame"),
+    ("interp-sys-settrace", "import sys\nsys.settrace(tracer)", "python.frame"),
+    ("interp-get-ipython", "get_ipython().run_cell('import os')", "python.builtin"),
+    ("interp-ipython-import", "from IPython import get_ipython", "python.import"),
+    ("dunder-subclasses", "().__class__.__base__.__subclasses__()", "python.dunder"),
+    ("dunder-globals", "f.__globals__['__builtins__']", "python.dunder"),
+    ("dunder-code", "f.__code__.co_consts", "python.dunder"),
+    ("dunder-closure", "f.__closure__[0].cell_contents", "python.dunder"),
+    ("dunder-self-builtins", "print.__self__.eval('1')", "python.dunder"),
+    ("dunder-builtins-name", "__builtins__.eval", "python.dunder"),
+    ("dunder-loader", "__loader__.load_module('os')", "python.dunder"),
+    ("dunder-reduce-ex", "x.__reduce_ex__(2)", "python.dunder"),
+    (
+        "dunder-traceback-frame",
+        "try:\n    1 / 0\nexcept Exception as e:\n    e.__traceback__.tb_frame.f_globals",
+        "python.frame",
+    ),
+    ("dunder-generator-frame", "g = (i for i in [1])\ng.gi_frame.f_back", "python.frame"),
+    ("dunder-coroutine-frame", "c = main()\nc.cr_frame.f_locals", "python.frame"),
+    ("dunder-walk-stack", "import traceback\nlist(traceback.walk_stack(None))", "python.frame"),
+    ("dunder-assembled-getattr", "getattr(x, '__cla' + 'ss__')", "python.dynamic-attribute"),
+    (
+        "dunder-assembled-by-call",
+        "getattr(x, chr(95) * 2 + 'class' + chr(95) * 2)",
+        "python.dynamic-attribute",
+    ),
+    (
+        "dunder-assembled-underscores",
+        "getattr(x, '_' + '_' + 'class' + '_' + '_')",
+        "python.dynamic-attribute",
+    ),
+    ("dunder-fragment-in-variable", "n = '__glo' + 'bals__'\ngetattr(f, n)", "python.dunder"),
+    ("dunder-string-in-variable", "n = '__subclasses__'\ngetattr(object, n)()", "python.dunder"),
+    (
+        "dunder-reduce-getattr-chain",
+        "import functools\n"
+        "functools.reduce(getattr, ['__class__', '__base__', '__subclasses__'], ())",
+        "python.dunder",
+    ),
+    ("dunder-type-3-arg", "type('X', (), {'__getattribute__': g})", "python.type-call"),
+    ("dunder-string-annotation", "def f(x: \"__import__('os')\"): pass", "python.builtin"),
+    (
+        "dunder-private-module",
+        "import dataclasses\ndataclasses._create_fn('f', [], [])",
+        "python.module-attribute",
+    ),
+    (
+        "dunder-private-stdlib-helper",
+        "import uuid\nuuid._get_command_stdout('id')",
+        "python.module-attribute",
+    ),
+    (
+        "private-module-attribute",
+        "import asyncio\nasyncio.events._get_running_loop()",
+        "python.private",
+    ),
+    ("private-from-import", "from tempfile import _os", "python.private"),
+]
+
 PYTHON_BENIGN: list[tuple[str, str]] = [
     (
         "class-dunders",
