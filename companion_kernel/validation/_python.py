@@ -156,9 +156,7 @@ _NETWORK_REASONS = {
 # string.Formatter hooks that receive the object a field path reached (not its text).
 _FORMATTER_HOOKS = frozenset({"format_field", "convert_field", "get_field", "_vformat"})
 # A cheap superset test for the rules keyed on patterns rather than words.
-_DOUBT_RE = re.compile(
-    r"ubprocess|pawn|[Ee]xec[lv]|_fork|ransport|Formatter|dictConfig|_companion|(\w*)\._"
-)
+_DOUBT_RE = re.compile(r"ubprocess|pawn|[Ee]xec[lv]|_fork|ransport|Formatter|dictConfig|_companion")
 _PRIVATE_OK_RECEIVERS = frozenset({"self", "cls"})
 # Packages whose `Formatter` is not string.Formatter.
 _OTHER_FORMATTERS = frozenset({"logging", "matplotlib", "pygments"})
@@ -371,10 +369,23 @@ def compile_rules(policy: PythonPolicy) -> _Rules:
 
 def _doubtful(text: str) -> bool:
     """Could a pattern-keyed rule (processes, transports, private attributes) fire?"""
-    for match in _DOUBT_RE.finditer(text):
-        receiver = match.group(1)
-        if receiver is None or receiver not in _PRIVATE_OK_RECEIVERS:
+    if _DOUBT_RE.search(text) is not None:
+        return True
+    # `x._name` on a module or injected name; `)._replace()` on a call result only matters
+    # inside a format field, `x.__dunder__` has rules of its own.
+    index = text.find("._")
+    while index >= 0:
+        start = index
+        while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+            start -= 1
+        receiver = text[start:index]
+        if (
+            text[index + 2 : index + 3] != "_"
+            and receiver not in _PRIVATE_OK_RECEIVERS
+            and (receiver or "{" in text)
+        ):
             return True
+        index = text.find("._", index + 2)
     return False
 
 
