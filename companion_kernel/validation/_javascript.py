@@ -12,18 +12,48 @@ Rejected: ``require``/``import()``/``import``/``export from`` of modules outside
 allow-list or with computed names (``node:`` prefix, subpaths, relative paths and URLs
 handled); ``eval``, ``Function``, ``fetch`` (also as properties: ``g.eval``);
 ``.constructor`` (which reaches the Function constructor through any function, including
-async and generator ones) except ``x.constructor.name``, and ``Object.getPrototypeOf`` of
-a function literal; ``__proto__`` and the legacy accessor methods;
-``Error.prepareStackTrace``; ``arguments.callee``/``.caller``; ``process`` beyond a small
-safe subset, bare or destructured; ``module`` beyond ``module.exports``; ``globalThis``/
-``global`` used bare, computed or to reach blocked names; ``Reflect``/``Object`` helpers
-given blocked property names; ``with``; a bare ``this`` outside class code (at top level,
-or in a plain function called without a receiver, it is the global object in sloppy
-mode); syntax errors (``js.syntax``).
+async and generator ones and classes) except ``x.constructor.name``; reflection that hands
+out descriptors, keys or prototypes (``getOwnPropertyDescriptor(s)``,
+``getOwnPropertyNames``, ``getPrototypeOf``, ``setPrototypeOf``, ``ownKeys``) on any object
+and under any alias, ``Reflect.apply``/``construct``, and ``Reflect.get/set/has/...`` with
+a computed key; ``__proto__`` (also as an object-literal key) and the legacy accessor
+methods; ``Error.prepareStackTrace``; ``arguments.callee``/``.caller``; ``process`` beyond a
+small safe subset, bare or destructured; ``module`` beyond ``module.exports``;
+``globalThis``/``global`` used bare, computed or to reach blocked names; ``with``; a bare
+``this`` outside class code (at top level, or in a plain function called without a
+receiver, it is the global object in sloppy mode); syntax errors (``js.syntax``).
 
-Not seen (the sandbox must contain it): property names computed at run time
-(``obj[k]`` with ``k`` built by code), and values that reach the global object through
-data rather than syntax.
+Computed reads (``js.computed-member``). A key computed at run time can be any string -
+``'con' + x``, templates, ``String.fromCharCode``, ``atob``, ``join``, reversed strings,
+data - so ``o[k]`` may yield the Function constructor. No rule about the key can prove
+otherwise; the rule is about what happens to the value instead. ``o[k]`` with a key that
+is neither a constant (checked against the blocked names) nor evidently a number (number
+literals, arithmetic other than ``+``, ``for (let i = 0; ...)`` counters never given
+anything but numbers) may only be *used as data*: compared, combined by operators, tested,
+put in a template string, written to (``o[k] = v``, ``o[k] += 1``, ``delete``), its
+properties and methods read by name (except ``call``/``apply``/``bind``), iterated, or
+passed to a trusted sink (``console.*``, ``JSON.stringify``, ``Math.*``, ``Number.*``,
+``String()``, ``Number()``, ``parseInt``, ``Object.keys/values/entries``, ``new Date()``,
+...). ``&&``/``||``/``??``/``?:``/``await``/commas pass the value through to their own
+context. A ``const``/``let`` binding of it is allowed inside a function or block when every
+use of the name is a data use; at top level it would outlive the cell. Everything else -
+calling it, ``new``, tagged templates, passing it to other functions, returning it,
+storing it in objects, arrays or other variables, destructuring with a computed key - is
+rejected, so the Function constructor can be reached but never invoked or kept. The sinks
+are trusted by name, so rebinding or rewriting those names (``var console = ...``,
+``console.log = ...``, a parameter called ``String``) is rejected (``js.global``). Cost:
+``rows.map(r => r[col])``, ``out.push(o[k])``, ``ops[name](a, b)`` are rejected; use a
+``Map`` (``m.get(k)`` never reaches prototypes), literal names or numeric indices.
+
+Objects the engine injects (``js.private``): ``$$``, ``display``, names bound to values
+reached from them (``const h = $$.display()``) may not have ``_``/``#`` members or computed
+keys read, and may not be handed to other code; ``_x`` and ``_manager`` (private fields of
+display handles and comms, which reach the kernel) are rejected on any object.
+
+Not seen (the sandbox must contain it): values that reach the global object through data
+rather than syntax, and private fields reached through objects passed to callbacks under
+other names. The kernel should also run with code generation from strings disabled; the
+validator is a policy gate, not the boundary.
 """
 
 from __future__ import annotations
@@ -47,10 +77,13 @@ _WORD_RE = re.compile(rb"[A-Za-z_$][A-Za-z0-9_$]*")
 _ESCAPE_RE = re.compile(rb"\\[ux0-7]")
 _METHOD_CONSTRUCTOR_RE = re.compile(rb"(?m)^[ \t]*constructor[ \t]*\(")
 _BARE_THIS_RE = re.compile(rb"(?<![\w$.])this(?![\w$])(?!\s*\??\.\s*[A-Za-z_$#])")
-_STRING_SUBSCRIPT_RE = re.compile(rb"(?:[\w$)\]]|\?\.)\s*\[[^\]\n]*[\"'`\[]")
 _IDENT_ESCAPE_RE = re.compile(r"\\u(?:\{([0-9a-fA-F]+)\}|([0-9a-fA-F]{4}))")
 
 _SPECIAL = frozenset({"require", "module", "process", "globalThis", "global", "Reflect"})
+_REFLECTION = (
+    "hands out property descriptors, keys or prototypes (a way to the Function constructor "
+    "without naming it)"
+)
 BLOCKED_PROPERTIES = {
     "constructor": "reaches the Function constructor (code from strings) through any function",
     "__proto__": "reaches and rewrites prototypes of built-in objects",
@@ -70,7 +103,40 @@ BLOCKED_PROPERTIES = {
     "_resolveFilename": "reaches the module loader",
     "eval": "runs a string as code (reached as a property, e.g. of the global object)",
     "Function": "builds functions from strings (reached as a property)",
+    "getOwnPropertyDescriptor": _REFLECTION,
+    "getOwnPropertyDescriptors": _REFLECTION,
+    "getOwnPropertyNames": _REFLECTION,
+    "getPrototypeOf": _REFLECTION,
+    "setPrototypeOf": "rewires prototypes (a function's prototype chain reaches Function)",
+    "ownKeys": _REFLECTION,
+    "_x": "is a private field of the engine's display handles (it reaches the kernel)",
+    "_manager": "is a private field of the engine's comms (it reaches the kernel)",
 }
+_REFLECT_KEYED = frozenset({"get", "set", "has", "defineProperty", "deleteProperty"})
+_REFLECT_BLOCKED = frozenset(
+    {
+        "apply",
+        "construct",
+        "ownKeys",
+        "getOwnPropertyDescriptor",
+        "getPrototypeOf",
+        "setPrototypeOf",
+    }
+)
+# Calls that only read a value as data (never call it, keep it or hand it on), by global
+# name; binding or assigning these names is rejected so they keep meaning the built-ins.
+_SINK_NAMESPACES = frozenset({"console", "JSON", "Math", "Number", "Object", "Array", "String"})
+_SINK_FUNCTIONS = frozenset(
+    {"String", "Number", "Boolean", "BigInt", "parseInt", "parseFloat", "isNaN", "isFinite"}
+)
+_SINK_METHODS = {
+    "JSON": frozenset({"stringify"}),
+    "Object": frozenset({"keys", "values", "entries"}),
+    "Array": frozenset({"isArray"}),
+    "String": frozenset(),
+}
+_DATA_CONSTRUCTORS = frozenset({"Date", "Number", "String", "Boolean"})
+_INJECTED = frozenset({"$$", "display"})
 _GLOBAL_REASONS = {
     "eval": ("js.eval", "runs a string as code"),
     "Function": ("js.function-constructor", "builds a function from a string of code"),
@@ -120,12 +186,16 @@ def compile_rules(policy: JavaScriptPolicy) -> _Rules:
     """The query and trigger words for a policy (cached)."""
     idents = _quoted(_SPECIAL | policy.blocked_globals)
     props = _quoted(set(BLOCKED_PROPERTIES))
+    sinks = _quoted(_SINK_NAMESPACES | _SINK_FUNCTIONS | _DATA_CONSTRUCTORS)
     source = f"""
     ([(identifier) (shorthand_property_identifier)] @ident (#any-of? @ident {idents}))
     ((property_identifier) @prop (#any-of? @prop {props}))
     ((shorthand_property_identifier_pattern) @pattern (#any-of? @pattern {props}))
-    (subscript_expression index: [(string) (template_string) (binary_expression)
-        (parenthesized_expression) (array) (sequence_expression) (ternary_expression)]) @sub
+    (subscript_expression) @sub
+    (pair key: [(property_identifier) (string)] @pairkey)
+    (pair_pattern key: (computed_property_name) @computedpattern)
+    ((identifier) @injected (#any-of? @injected "$$" "display"))
+    ([(identifier) (shorthand_property_identifier_pattern)] @builtin (#any-of? @builtin {sinks}))
     (with_statement) @with
     (this) @this
     (call_expression function: (import)) @dynamic_import
@@ -138,7 +208,8 @@ def compile_rules(policy: JavaScriptPolicy) -> _Rules:
         name.encode()
         for name in (_SPECIAL | policy.blocked_globals | set(BLOCKED_PROPERTIES))
         if name != "constructor"
-    ) | {b"import", b"export", b"with", b"getPrototypeOf"}
+    ) | {b"import", b"export", b"with", b"$$", b"display"}
+    triggers |= {name.encode() for name in _SINK_NAMESPACES | _SINK_FUNCTIONS | _DATA_CONSTRUCTORS}
     return _Rules(
         policy=policy,
         query=Query(LANGUAGE, source),
@@ -171,7 +242,7 @@ def _needs_query(data: bytes, rules: _Rules) -> bool:
         return True
     if b"this" in words and _BARE_THIS_RE.search(data):
         return True
-    return _STRING_SUBSCRIPT_RE.search(data) is not None
+    return b"[" in data
 
 
 def _decode_identifier(text: str) -> str:
@@ -278,6 +349,9 @@ class _Checker:
         self.data = data
         self.out = out
         self._lines: list[bytes] | None = None
+        self._root: Node | None = None
+        self._counters: dict[str, bool] | None = None
+        self._aliases: set[str] | None = None
 
     def report(self, rule: str, message: str, node: Node) -> None:
         if self._lines is None:
@@ -307,12 +381,17 @@ class _Checker:
     # -- captures -------------------------------------------------------------------------
 
     def run(self, root: Node) -> None:
+        self._root = root
         captures = QueryCursor(self.rules.query).captures(root)
         handlers = {
             "ident": lambda n: self.identifier(n, _text(n)),
             "prop": lambda n: self.property(n, _text(n)),
             "pattern": lambda n: self.pattern(n, _text(n)),
             "sub": self.subscript,
+            "pairkey": self.pair_key,
+            "computedpattern": self.computed_pattern,
+            "injected": self.injected,
+            "builtin": self.builtin_binding,
             "with": self.with_statement,
             "this": self.this,
             "dynamic_import": self.dynamic_import,
@@ -324,6 +403,11 @@ class _Checker:
                 if self.out.full:
                     return
                 handler(node)
+        for name in sorted(self.aliases() - _INJECTED):
+            for node in _identifiers(root, name):
+                if self.out.full:
+                    return
+                self.injected(node)
         if b"\\u" in self.data:
             for node in QueryCursor(_ESCAPED_QUERY).captures(root).get("escaped", ()):
                 if self.out.full:
@@ -437,8 +521,19 @@ class _Checker:
         )
 
     def subscript(self, node: Node) -> None:
-        values = fold(node.child_by_field_name("index"))
-        if not values:
+        index = node.child_by_field_name("index")
+        values = fold(index)
+        if values is None:
+            if not self.numeric(index) and not self.data_use(node):
+                self.report(
+                    "js.computed-member",
+                    "a property read with a key computed at run time can be anything, the "
+                    "Function constructor included ('constructor'), so its value may only be "
+                    "used as data (compared, combined, printed, its methods called); here it "
+                    "is called, kept or handed on. Use a literal name, a Map, or a numeric "
+                    "loop index",
+                    node,
+                )
             return
         for value in sorted(values):
             if value in BLOCKED_PROPERTIES:
@@ -452,6 +547,295 @@ class _Checker:
                     node,
                 )
                 return
+
+    def pair_key(self, node: Node) -> None:
+        name = _text(node) if node.type == "property_identifier" else _string_value(node)
+        if name is not None and _decode_identifier(name) == "__proto__":
+            self.report("js.proto", "'__proto__' in an object literal sets its prototype", node)
+
+    def computed_pattern(self, node: Node) -> None:
+        inner = node.named_children[0] if node.named_children else None
+        values = fold(inner)
+        if values is None:
+            if not self.numeric(inner):
+                self.report(
+                    "js.computed-member",
+                    "destructuring with a computed key can take out any property, the "
+                    "Function constructor included; read it with a literal name",
+                    node,
+                )
+            return
+        blocked = sorted(values & set(BLOCKED_PROPERTIES))
+        if blocked:
+            self.report(_prop_rule(blocked[0]), f"destructuring {blocked[0]!r}", node)
+
+    # -- computed reads used as data ------------------------------------------------------
+
+    def data_use(self, node: Node, depth: int = 0) -> bool:
+        """Is the value of ``node`` only read as data (never called, kept or handed on)?"""
+        current = node
+        for _ in range(_MAX_ANCESTORS):
+            parent = current.parent
+            if parent is None:
+                return True
+            kind = parent.type
+            if kind in ("parenthesized_expression", "await_expression"):
+                current = parent
+                continue
+            if kind == "sequence_expression":
+                if parent.named_children[-1] != current:
+                    return True
+                current = parent
+                continue
+            if kind == "ternary_expression":
+                if parent.child_by_field_name("condition") == current:
+                    return True
+                current = parent
+                continue
+            if kind == "binary_expression":
+                operator = parent.child_by_field_name("operator")
+                if operator is not None and operator.type in ("&&", "||", "??"):
+                    current = parent
+                    continue
+                return True
+            if kind in _DATA_PARENTS:
+                return True
+            if kind == "template_substitution":
+                template = parent.parent
+                return (
+                    template is None
+                    or template.parent is None
+                    or (template.parent.type != "call_expression")
+                )
+            if kind in ("member_expression", "subscript_expression"):
+                if parent.child_by_field_name("object") != current:
+                    return True
+                if kind == "member_expression":
+                    prop = parent.child_by_field_name("property")
+                    return _text(prop) not in _INVOKERS if prop is not None else False
+                values = fold(parent.child_by_field_name("index"))
+                return values is None or not values & _INVOKERS
+            if kind == "assignment_expression":
+                return parent.child_by_field_name("left") == current
+            if kind == "augmented_assignment_expression":
+                operator = _text(parent.children[1]) if len(parent.children) > 1 else ""
+                return parent.child_by_field_name("left") == current or operator not in (
+                    "||=",
+                    "&&=",
+                    "??=",
+                )
+            if kind == "for_in_statement":
+                return True
+            if kind == "arguments":
+                return self.sink_call(parent.parent)
+            if kind == "variable_declarator":
+                return self.binding_is_data(parent, depth)
+            return False
+        return False
+
+    def sink_call(self, call: Node | None) -> bool:
+        if call is None:
+            return False
+        callee = call.child_by_field_name(
+            "function" if call.type == "call_expression" else "constructor"
+        )
+        if callee is None:
+            return False
+        if call.type == "new_expression":
+            return callee.type == "identifier" and _text(callee) in _DATA_CONSTRUCTORS
+        if callee.type == "identifier":
+            return _text(callee) in _SINK_FUNCTIONS
+        if callee.type != "member_expression":
+            return False
+        target = callee.child_by_field_name("object")
+        prop = callee.child_by_field_name("property")
+        if target is None or prop is None or target.type != "identifier":
+            return False
+        namespace = _text(target)
+        if namespace in ("console", "Math", "Number"):
+            return True
+        return _text(prop) in _SINK_METHODS.get(namespace, ())
+
+    def binding_is_data(self, declarator: Node, depth: int) -> bool:
+        """``const v = o[k]`` inside a function or block, with every use of ``v`` as data."""
+        name = declarator.child_by_field_name("name")
+        if name is None or name.type != "identifier" or depth > 3 or self._root is None:
+            return False
+        declaration = declarator.parent
+        scope = declaration.parent if declaration is not None else None
+        if scope is None or scope.type == "program":
+            return False  # top-level bindings outlive the cell: a later cell could call it
+        text = _text(name)
+        for use in _identifiers(self._root, text):
+            if use == name:
+                continue
+            if not self.data_use(use, depth + 1):
+                return False
+        return True
+
+    def numeric(self, node: Node | None) -> bool:
+        """Does ``node`` evidently evaluate to a number (or boolean), never a chosen string?"""
+        if node is None:
+            return False
+        kind = node.type
+        if kind in ("number", "update_expression", "true", "false"):
+            return True
+        if kind == "unary_expression":
+            operator = node.child_by_field_name("operator")
+            return operator is not None and operator.type in ("-", "+", "~", "!", "typeof")
+        if kind == "parenthesized_expression":
+            inner = node.named_children
+            return bool(inner) and self.numeric(inner[-1])
+        if kind == "binary_expression":
+            operator = node.child_by_field_name("operator")
+            if operator is None:
+                return False
+            if operator.type not in ("+", "&&", "||", "??"):
+                return True
+            return self.numeric(node.child_by_field_name("left")) and self.numeric(
+                node.child_by_field_name("right")
+            )
+        if kind == "ternary_expression":
+            return self.numeric(node.child_by_field_name("consequence")) and self.numeric(
+                node.child_by_field_name("alternative")
+            )
+        if kind == "call_expression":
+            callee = _text(node.child_by_field_name("function") or node)
+            return self.sink_call(node) and (
+                callee in ("Number", "parseInt", "parseFloat") or callee.startswith("Math.")
+            )
+        if kind == "identifier":
+            return self.counter(node)
+        return False
+
+    def counter(self, node: Node) -> bool:
+        """A ``for (let i = 0; ...; i++)`` counter used inside its loop, only ever numeric."""
+        name = _text(node)
+        if self._counters is None:
+            self._counters = _loop_counters(self._root) if self._root is not None else {}
+        if not self._counters.get(name):
+            return False
+        current = node.parent
+        for _ in range(_MAX_ANCESTORS):
+            if current is None:
+                return False
+            if current.type == "for_statement":
+                init = current.child_by_field_name("initializer")
+                declared = init.named_children if init is not None else []
+                if any(
+                    d.type == "variable_declarator"
+                    and _text(d.child_by_field_name("name") or d) == name
+                    for d in declared
+                ):
+                    return True
+            current = current.parent
+        return False
+
+    # -- objects the engine injects ($$, display and their handles) ----------------------
+
+    def aliases(self) -> set[str]:
+        """``$$``, ``display`` and names bound to them (or to values reached from them)."""
+        if self._aliases is None:
+            names = set(_INJECTED)
+            if self._root is not None and (b"$$" in self.data or b"display" in self.data):
+                for _ in range(4):
+                    grown = names | _bound_to(self._root, names)
+                    if grown == names:
+                        break
+                    names = grown
+            self._aliases = names
+        return self._aliases
+
+    def injected(self, node: Node) -> None:
+        """No private members, computed keys, or handing the object itself on."""
+        current = node
+        for _ in range(_MAX_ANCESTORS):
+            parent = current.parent
+            if parent is None:
+                return
+            kind = parent.type
+            if kind in ("parenthesized_expression", "await_expression"):
+                current = parent
+                continue
+            if kind == "member_expression" and parent.child_by_field_name("object") == current:
+                prop = parent.child_by_field_name("property")
+                name = _decode_identifier(_text(prop)) if prop is not None else ""
+                if name.startswith(("_", "#")) or name in ("constructor", "__proto__"):
+                    self.report(
+                        "js.private",
+                        f"{name!r} is private to the engine's injected objects ($$, display "
+                        "and their handles); only their documented methods may be used",
+                        parent,
+                    )
+                    return
+                current = parent
+                continue
+            if kind == "subscript_expression" and parent.child_by_field_name("object") == current:
+                values = fold(parent.child_by_field_name("index"))
+                if values is None or any(v.startswith("_") for v in values):
+                    self.report(
+                        "js.private",
+                        "computed access on the engine's injected objects can reach their "
+                        "private parts; use their documented methods by name",
+                        parent,
+                    )
+                    return
+                current = parent
+                continue
+            if kind == "call_expression" and parent.child_by_field_name("function") == current:
+                current = parent
+                continue
+            if kind in ("variable_declarator", "expression_statement", "arguments"):
+                if kind == "arguments" and current == node:
+                    self.report(
+                        "js.private",
+                        f"{_text(node)!r} may not be handed to other code (its private parts "
+                        "reach the kernel); call its methods directly",
+                        node,
+                    )
+                return
+            if current == node and kind not in ("call_expression", "binary_expression"):
+                self.report(
+                    "js.private",
+                    f"{_text(node)!r} may only be used to call its documented methods",
+                    node,
+                )
+            return
+
+    def builtin_binding(self, node: Node) -> None:
+        """Data sinks are trusted by name, so their names may not be rebound or rewritten."""
+        parent = node.parent
+        if parent is None:
+            return
+        kind = parent.type
+        rebinds = (
+            (kind == "variable_declarator" and parent.child_by_field_name("name") == node)
+            or kind in _BINDING_PARENTS
+            or (
+                kind in ("function_declaration", "class_declaration", "class")
+                and parent.child_by_field_name("name") == node
+            )
+            or (
+                kind in ("assignment_expression", "augmented_assignment_expression")
+                and parent.child_by_field_name("left") == node
+            )
+            or node.type == "shorthand_property_identifier_pattern"
+        )
+        if not rebinds and kind == "member_expression":
+            grand = parent.parent
+            rebinds = (
+                parent.child_by_field_name("object") == node
+                and grand is not None
+                and grand.type in ("assignment_expression", "augmented_assignment_expression")
+                and grand.child_by_field_name("left") == parent
+            )
+        if rebinds:
+            self.report(
+                "js.global",
+                f"{_text(node)!r} names a built-in the validator trusts; do not rebind or "
+                "rewrite it (choose another name)",
+                node,
+            )
 
     def this(self, node: Node) -> None:
         parent = node.parent
@@ -516,6 +900,20 @@ class _Checker:
                 node,
             )
             return
+        helper = method.child_by_field_name("object") if method is not None else None
+        if helper is not None and _text(helper) == "Reflect" and prop is not None:
+            name = _text(prop)
+            args = arguments.named_children
+            if name in _REFLECT_BLOCKED or (
+                name in _REFLECT_KEYED and (len(args) < 2 or fold(args[1]) is None)
+            ):
+                self.report(
+                    "js.reflect",
+                    f"Reflect.{name} with a computed key or target function reaches what "
+                    "direct access may not",
+                    node,
+                )
+                return
         blocked = set(BLOCKED_PROPERTIES) | _GLOBAL_BLOCKED_NAMES | self.rules.blocked_globals
         for arg in arguments.named_children:
             values = fold(arg)
@@ -553,6 +951,10 @@ def _module_message(spec: str, policy: JavaScriptPolicy, how: str) -> str:
 
 
 def _prop_rule(name: str) -> str:
+    if BLOCKED_PROPERTIES.get(name) == _REFLECTION or name == "setPrototypeOf":
+        return "js.reflect"
+    if name in ("_x", "_manager"):
+        return "js.private"
     if name == "constructor":
         return "js.constructor"
     if name == "eval":
@@ -579,6 +981,163 @@ def _member_names(parent: Node, node: Node) -> set[str] | None:
     if kind == "subscript_expression" and parent.child_by_field_name("object") == node:
         return fold(parent.child_by_field_name("index"))
     return None
+
+
+_INVOKERS = frozenset({"call", "apply", "bind"})
+# Parents that consume a value as data.
+_DATA_PARENTS = frozenset(
+    {
+        "unary_expression",
+        "update_expression",
+        "expression_statement",
+        "if_statement",
+        "while_statement",
+        "do_statement",
+        "switch_statement",
+        "switch_case",
+        "for_statement",
+    }
+)
+_BINDING_PARENTS = frozenset(
+    {
+        "formal_parameters",
+        "catch_clause",
+        "arrow_function",
+        "array_pattern",
+        "rest_pattern",
+        "assignment_pattern",
+        "pair_pattern",
+        "for_in_statement",
+        "import_specifier",
+        "namespace_import",
+        "import_clause",
+    }
+)
+
+
+def _walk(root: Node):
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(node.children)
+
+
+def _identifiers(root: Node, name: str) -> list[Node]:
+    encoded = name.encode()
+    return [n for n in _walk(root) if n.type == "identifier" and n.text == encoded]
+
+
+def _chain_root(node: Node | None) -> Node | None:
+    """The identifier a member/call chain starts from."""
+    for _ in range(_MAX_ANCESTORS):
+        if node is None:
+            return None
+        kind = node.type
+        if kind == "identifier":
+            return node
+        if kind in ("member_expression", "subscript_expression"):
+            node = node.child_by_field_name("object")
+        elif kind == "call_expression":
+            node = node.child_by_field_name("function")
+        elif kind in ("parenthesized_expression", "await_expression") and node.named_children:
+            node = node.named_children[-1]
+        else:
+            return None
+    return None
+
+
+def _bound_to(root: Node, names: set[str]) -> set[str]:
+    """Names declared or assigned with a value reached from ``names``."""
+    found: set[str] = set()
+    for node in _walk(root):
+        if node.type == "variable_declarator":
+            target, value = node.child_by_field_name("name"), node.child_by_field_name("value")
+        elif node.type == "assignment_expression":
+            target, value = node.child_by_field_name("left"), node.child_by_field_name("right")
+        else:
+            continue
+        base = _chain_root(value)
+        if (
+            target is not None
+            and target.type == "identifier"
+            and base is not None
+            and _text(base) in names
+        ):
+            found.add(_text(target))
+    return found
+
+
+def _loop_counters(root: Node) -> dict[str, bool]:
+    """Names declared in ``for`` initialisers with a number, and whether every write to the
+    name anywhere in the cell keeps it a number."""
+    counters: dict[str, bool] = {}
+    for node in _walk(root):
+        if node.type == "for_statement":
+            init = node.child_by_field_name("initializer")
+            for d in init.named_children if init is not None else []:
+                if d.type == "variable_declarator":
+                    name, value = d.child_by_field_name("name"), d.child_by_field_name("value")
+                    if name is not None and name.type == "identifier":
+                        ok = _static_number(value, set(counters) | {_text(name)})
+                        counters[_text(name)] = counters.get(_text(name), True) and ok
+    if not counters:
+        return counters
+    for node in _walk(root):
+        kind = node.type
+        if kind == "variable_declarator":
+            name, value = node.child_by_field_name("name"), node.child_by_field_name("value")
+            if name is not None and _text(name) in counters:
+                parent = node.parent
+                in_for = (
+                    parent is not None
+                    and parent.parent is not None
+                    and (parent.parent.type == "for_statement")
+                )
+                if not in_for and (value is None or value.type != "number"):
+                    counters[_text(name)] = False
+        elif kind in ("assignment_expression", "augmented_assignment_expression"):
+            left = node.child_by_field_name("left")
+            right = node.child_by_field_name("right")
+            if left is not None and left.type == "identifier" and _text(left) in counters:
+                operator = _text(node.children[1]) if len(node.children) > 1 else "="
+                if operator in ("=", "+=", "||=", "&&=", "??=") and (
+                    right is None or right.type != "number"
+                ):
+                    counters[_text(left)] = False
+        elif (
+            kind == "identifier"
+            and _text(node) in counters
+            and node.parent is not None
+            and node.parent.type in _BINDING_PARENTS
+        ):
+            counters[_text(node)] = False
+    return counters
+
+
+def _static_number(node: Node | None, counters: set[str]) -> bool:
+    """A number literal, or arithmetic on numbers and loop counters (``i + 1``)."""
+    if node is None:
+        return False
+    kind = node.type
+    if kind == "number":
+        return True
+    if kind == "identifier":
+        return _text(node) in counters
+    if kind == "parenthesized_expression" and node.named_children:
+        return _static_number(node.named_children[-1], counters)
+    if kind == "unary_expression":
+        operator = node.child_by_field_name("operator")
+        return operator is not None and operator.type in ("-", "+", "~")
+    if kind == "binary_expression":
+        operator = node.child_by_field_name("operator")
+        if operator is None or operator.type in ("&&", "||", "??"):
+            return False
+        return operator.type != "+" or (
+            _static_number(node.child_by_field_name("left"), counters)
+            and _static_number(node.child_by_field_name("right"), counters)
+        )
+    return False
 
 
 def _byte_to_char(raw: bytes, col: int) -> int:

@@ -6,17 +6,31 @@ the bodies of ``${...}`` and here-documents. A small quote-aware scanner runs fi
 checks what bashlex cannot see (``${x@P}``, ``$(..)`` inside ``${..}`` or an unquoted
 here-document, history expansion ``!!``/``!-1`` - live in the interactive bash the kernel
 drives), rewrites ``[[ .. ]]``, ``(( .. ))`` and ``$(( .. ))`` into same-length placeholders
-so positions stay exact, and rejects bash arithmetic on variables unless the policy allows
-it: bash evaluates a variable's *value* as an expression there, including any ``$(cmd)``
-hidden in it (``x='a[$(id)]'; echo $((x))`` runs ``id``).
+so positions stay exact, and checks every place bash evaluates a variable's *value* as an
+arithmetic expression or a name - ``$((x))``, ``((x))``, ``$x`` inside those, subscripts,
+``${s:off:len}``, ``${!x}``, ``[[ a -eq b ]]``, ``[[ -v $x ]]``, also nested in ``${a:-...}``
+- because any ``$(cmd)`` hidden in the value runs (``x='a[$(id)]'; echo $((x))``). With
+``arithmetic`` off no variable may appear there; with it on, only variables this cell
+provably sets first to a literal integer (or, for ``${!x}``/``-v``, a plain name) on every
+path (see `_Provenance`). ``declare -i``/``-n`` and ``let`` are rejected; read-only values
+must be integers where arithmetic is on (they survive re-initialisation).
 
 The walk allows only commands on the policy's allow-list, called by a literal bare name,
-plus functions the script defines (their bodies are checked). Arguments are checked where
-a tool can execute or write: ``find -exec/-delete/-fprint``, ``sed -i``/``e``/``w``,
-``awk`` ``system``/pipes/redirects, ``sort -o/--compress-program``, ``cp -s/-l``,
-``date -s``, and every path a command or redirection writes must stay below the working
-directory (relative, no ``..``, no ``~``, no variables). Assignments to ``PATH``,
-``LD_PRELOAD``, ``PROMPT_COMMAND``, ``PS1``/``PS4``, ``BASH_ENV``, ``IFS``, ... are rejected.
+plus functions the script defines (their bodies are checked; their names may not shadow a
+command or builtin; recursion through a pipeline, ``&``, a subshell or a substitution is a
+fork bomb, ``shell.recursion``). Arguments are checked where a tool can execute or write:
+``find -exec/-execdir/-ok/-delete/-fprint``, ``sed -i``/``-f``/``e``/``w``, ``awk``
+``system``/pipes/redirects, ``sort -o/-T/--compress-program``, ``cp -s/-l/-t``, ``date -s``,
+tar's ``--to-command``/``--checkpoint-action``/``--use-compress-program``/... and old-style
+clusters, ``zip -TT``. GNU tools accept any unambiguous prefix of a long option, so long
+options match by prefix (``--compress=`` is ``--compress-program=``); a word computed at run
+time where an option could stand is rejected unless it starts with a literal that is not
+``-``, follows an option that takes it as a value, or comes after ``--``. Every path a
+command or redirection writes must stay below the working directory (relative, no ``..``,
+no ``~``, no variables). Writes by any means (assignment, ``declare``/``export``/``local``,
+``read``, ``printf -v``, ``${x:=..}``, ``for``) to ``PATH``, ``LD_*``, ``BASH_ENV``, ``ENV``,
+``BASH_CMDS``, ``BASH_ALIASES``, ``PROMPT_COMMAND``, ``PS0``-``PS4``, ``IFS``, ``MAILPATH``,
+``TAR_OPTIONS``, ... are rejected, and so is ``set -k``.
 """
 
 from __future__ import annotations

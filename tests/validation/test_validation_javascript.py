@@ -79,9 +79,43 @@ class TestContext:
         assert rules_of("const f = () => this") == ["js.this"]
         assert rules_of("function g() { return this.process; }") == ["js.this"]
 
-    def test_prototype_of_function_literals(self) -> None:
-        assert rules_of("Object.getPrototypeOf(async () => {})") == ["js.constructor"]
-        assert rules_of("Object.getPrototypeOf(obj)") == []
+    def test_prototype_walks_are_rejected_on_any_object(self) -> None:
+        # Any value may be a function, whose prototype chain holds its constructor.
+        assert "js.constructor" in rules_of("Object.getPrototypeOf(async () => {})")
+        assert rules_of("Object.getPrototypeOf(obj)") == ["js.reflect"]
+        assert rules_of("Reflect.getPrototypeOf(obj)") == ["js.reflect"]
+
+    def test_computed_reads_are_data_only(self) -> None:
+        assert rules_of("for (const k in o) console.log(k, o[k])") == []
+        assert rules_of("const n = o[k] + 1; if (o[k]) x = `${o[k]}`") == []
+        assert rules_of("o[k] = 1; delete o[k]; o[k] += 2; o[k]?.toFixed(2)") == []
+        assert rules_of("o[k]('x')") == ["js.computed-member"]
+        assert rules_of("o[k]?.('x')") == ["js.computed-member"]
+        assert rules_of("f(o[k])") == ["js.computed-member"]
+        assert rules_of("o[k].call(null, 'x')") == ["js.computed-member"]
+        assert rules_of("o[k]['apply'](null, ['x'])") == ["js.computed-member"]
+        assert rules_of("x = o[k]") == ["js.computed-member"]
+
+    def test_numeric_keys_are_unrestricted(self) -> None:
+        assert rules_of("fs[i - 1]('x'); fs[0]('y'); fs[-n](1)") == []
+        assert rules_of("for (let i = 0; i < fs.length; i++) fs[i]()") == []
+        # A counter that is also given a string is not a counter.
+        bad = "for (let i = 0; i < 2; i++) { i = s; f[i]() }"
+        assert rules_of(bad) == ["js.computed-member"]
+
+    def test_bindings_of_computed_reads(self) -> None:
+        assert rules_of("function f() { const v = o[k]; return v > 1; }") == []
+        assert rules_of("function f() { const v = o[k]; return v; }") == ["js.computed-member"]
+        assert rules_of("const v = o[k]; v > 1") == ["js.computed-member"]
+
+    def test_trusted_sinks_may_not_be_rebound(self) -> None:
+        for code in (
+            "var console = { log: (F) => F('x') }",
+            "console.log = (F) => F('x')",
+            "function f(String) { return String(o[k]) }",
+            "const { JSON } = lib",
+        ):
+            assert "js.global" in rules_of(code), code
 
     def test_process_allow_list_follows_the_policy(self) -> None:
         assert rules_of("process.cwd()") == ["js.process"]
