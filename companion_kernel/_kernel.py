@@ -8,6 +8,7 @@ can implement the same methods without a local process.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hmac
 import json
@@ -46,6 +47,15 @@ DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _MIN_ZMQ_MAXMSGSIZE = 64 * 1024 * 1024
 # A message's header and parent header are small; bigger ones are not read at all.
 _MAX_HEADER_BYTES = 64 * 1024
+# Sends to a kernel never block the event loop (a blocking zmq send to a kernel that stops
+# reading froze every session). ZeroMQ queues at most _SND_HWM messages per socket; past that
+# the engine keeps a small backlog of its own, retried on a timer. A kernel that lets the
+# backlog overflow is not reading its channels (a blocked comm handler while it floods the
+# tool bridge): it is marked `stalled` and later sends to it are dropped.
+_SND_HWM = 64
+_BACKLOG_MESSAGES = 256
+_BACKLOG_BYTES = 16 * 1024 * 1024
+_RETRY_S = 0.05
 
 
 class KernelHandle(ABC):
@@ -116,6 +126,11 @@ class KernelHandle(ABC):
         or when unknown."""
         return None
 
+    @property
+    def stalled(self) -> str | None:
+        """Why sends to this kernel are being dropped (it stopped reading), else None."""
+        return None
+
 
 class ProcessTracker(Protocol):
     """Told about kernel processes as they appear and once they are gone (the reaper)."""
@@ -161,6 +176,8 @@ class LocalKernel(KernelHandle):
         self._create_time: float | None = None
         self._tracker = tracker
         self._max_message_bytes = max_message_bytes
+        self._outboxes: dict[str, _Outbox] = {}
+        self._stalled: str | None = None
 
     @property
     def workdir(self) -> Path:
@@ -194,6 +211,7 @@ class LocalKernel(KernelHandle):
             kc = km.client()
             # Defaults for the sockets made next.
             kc.context.setsockopt(zmq.RCVHWM, _RCV_HWM)
+            kc.context.setsockopt(zmq.SNDHWM, _SND_HWM)
             kc.context.setsockopt(
                 zmq.MAXMSGSIZE, max(4 * self._max_message_bytes, _MIN_ZMQ_MAXMSGSIZE)
             )
@@ -215,14 +233,15 @@ class LocalKernel(KernelHandle):
         store_history: bool = True,
         user_expressions: dict[str, str] | None = None,
     ) -> str:
-        return self._kc.execute(
-            code,
-            silent=silent,
-            store_history=store_history,
-            user_expressions=user_expressions or {},
-            allow_stdin=False,
-            stop_on_error=False,
-        )
+        content = {
+            "code": code,
+            "silent": silent,
+            "store_history": store_history,
+            "user_expressions": user_expressions or {},
+            "allow_stdin": False,
+            "stop_on_error": False,
+        }
+        return self.send_shell("execute_request", content)
 
     def send_shell(
         self, msg_type: str, content: dict[str, Any], *, subshell_id: str | None = None
@@ -230,14 +249,34 @@ class LocalKernel(KernelHandle):
         msg = self._kc.session.msg(msg_type, content)
         if subshell_id is not None:
             msg["header"]["subshell_id"] = subshell_id
-        self._kc.shell_channel.send(msg)
+        self._send("shell", msg)
         return msg["header"]["msg_id"]
+
+    @property
+    def stalled(self) -> str | None:
+        return self._stalled
+
+    def _send(self, channel: str, msg: dict[str, Any]) -> None:
+        """Queue `msg` without blocking (see `_Outbox`); dropped once the kernel stalled."""
+        if self._stalled is not None or self._kc is None:
+            return
+        outbox = self._outboxes.get(channel)
+        if outbox is None:
+            sock = getattr(self._kc, f"{channel}_channel").socket
+            outbox = self._outboxes[channel] = _Outbox(sock, self._stall)
+        outbox.send(self._kc.session.serialize(msg))
+
+    def _stall(self, reason: str) -> None:
+        self._stalled = reason
+        for outbox in self._outboxes.values():
+            outbox.clear()
+        log.warning("kernel %s stopped reading its messages: %s", self.id, reason)
 
     async def control_request(
         self, msg_type: str, content: dict[str, Any], timeout: float = 10.0
     ) -> dict[str, Any] | None:
         msg = self._kc.session.msg(msg_type, content)
-        self._kc.control_channel.send(msg)
+        self._send("control", msg)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         sock = self._kc.control_channel.socket
@@ -323,6 +362,53 @@ class LocalKernel(KernelHandle):
     @property
     def pids(self) -> list[int]:
         return [self._pid] if self._pid is not None else []
+
+
+class _Outbox:
+    """Non-blocking sends to one socket, with a bounded backlog retried on a timer."""
+
+    def __init__(self, sock: zmq.Socket, on_stall: Callable[[str], None]) -> None:
+        self._sock = sock
+        self._backlog: collections.deque[list[bytes]] = collections.deque()
+        self._bytes = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._on_stall = on_stall
+
+    def send(self, frames: list[bytes]) -> None:
+        size = sum(len(f) for f in frames)
+        if len(self._backlog) >= _BACKLOG_MESSAGES or self._bytes + size > _BACKLOG_BYTES:
+            self._on_stall(
+                f"{len(self._backlog)} messages ({self._bytes:,} bytes) were waiting for it "
+                "to read them"
+            )
+            return
+        self._backlog.append(frames)
+        self._bytes += size
+        self._flush()
+
+    def clear(self) -> None:
+        self._backlog.clear()
+        self._bytes = 0
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _flush(self) -> None:
+        self._timer = None
+        while self._backlog:
+            frames = self._backlog[0]
+            if not self._sock.closed:  # the shadow must never touch a closed socket
+                try:
+                    _shadow(self._sock).send_multipart(frames, zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                except zmq.ZMQError as exc:
+                    log.debug("dropped a message to a kernel: %s", exc)
+            self._backlog.popleft()
+            self._bytes -= sum(len(f) for f in frames)
+        if self._backlog and self._timer is None:
+            with contextlib.suppress(RuntimeError):  # no running loop: the next send retries
+                self._timer = asyncio.get_running_loop().call_later(_RETRY_S, self._flush)
 
 
 def _pid_of(km: AsyncKernelManager) -> int | None:

@@ -135,18 +135,37 @@ async def test_rate_limit_applies_per_session() -> None:
     assert fine.text == "90"
 
 
+# Kernel code that talks to the host over the bridge's own comm, as an attacker with the
+# validator off can (through the interpreter, never through `tools`): it takes the comm's
+# replies over, so that it sees what the host answers to hand-made requests.
+RAW_BRIDGE = """
+import queue as _queue
+_bridge = next(c for c in get_ipython().kernel.comm_manager.comms.values()
+               if c.target_name == "companion.tools")
+_replies = _queue.SimpleQueue()
+_bridge.on_msg(lambda m: _replies.put(m["content"]["data"]))
+
+def raw(data, wait=10.0):
+    _bridge.send(data)
+    return _replies.get(timeout=wait)["error"]["message"] if wait else None
+"""
+
+
 async def test_malformed_and_oversized_requests(engine: Engine) -> None:
     async with engine.session() as s:
-        no_id = await s.execute("tools._comm.send({'v': 1, 'type': 'call', 'tool': 'add'})")
-        version = await s.execute("tools._request('call', v=99, tool='add')")
-        kind = await s.execute("tools._request('explode')")
-        shape = await s.execute("tools._request('call', tool='add', args={'a': 1})")
         huge = await s.execute("tools.count_characters('x' * 2_000_000)")
         alive = await s.execute("tools.add(1, 2)")
+        await s.execute(RAW_BRIDGE)
+        no_id = await s.execute("raw({'v': 1, 'type': 'call', 'tool': 'add'}, wait=0)")
+        version = await s.execute("raw({'v': 99, 'id': 'a', 'type': 'call', 'tool': 'add'})")
+        kind = await s.execute("raw({'v': 1, 'id': 'b', 'type': 'explode'})")
+        shape = await s.execute(
+            "raw({'v': 1, 'id': 'c', 'type': 'call', 'tool': 'add', 'args': {}})"
+        )
     assert no_id.status == "ok"  # ignored by the host, nothing breaks
-    assert "unsupported protocol version" in version.error.evalue
-    assert "unknown request type" in kind.error.evalue
-    assert "args must be a list" in shape.error.evalue
+    assert "unsupported protocol version" in version.text
+    assert "unknown request type" in kind.text
+    assert "args must be a list" in shape.text
     assert "limit" in huge.error.evalue and "ToolArgumentError" in huge.error.evalue
     assert alive.text == "3"
 

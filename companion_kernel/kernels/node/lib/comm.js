@@ -14,38 +14,45 @@ function toBuffers(buffers) {
   });
 }
 
+// A comm's links to the kernel live here, out of reach of cell code that holds the comm
+// (cells get comms from `$$.comm`; nothing of the kernel may be reachable from them).
+const internals = new WeakMap();
+
 class Comm {
   /** One end of a comm: `send`, `onMsg`, `onClose`, `close`. */
   constructor(manager, id, target) {
     this.id = id;
     this.target = target;
-    this.closed = false;
-    this._manager = manager;
-    this._onMsg = [];
-    this._onClose = [];
+    internals.set(this, { manager, onMsg: [], onClose: [], closed: false });
+  }
+
+  get closed() {
+    return internals.get(this).closed;
   }
 
   send(data, metadata, buffers) {
-    if (this.closed) throw new Error(`comm ${this.id} (${this.target}) is closed`);
-    this._manager.publish("comm_msg", { comm_id: this.id, data: data === undefined ? {} : data }, metadata, buffers);
+    const self = internals.get(this);
+    if (self.closed) throw new Error(`comm ${this.id} (${this.target}) is closed`);
+    self.manager.publish("comm_msg", { comm_id: this.id, data: data === undefined ? {} : data }, metadata, buffers);
     return this;
   }
 
   onMsg(callback) {
-    this._onMsg.push(callback);
+    internals.get(this).onMsg.push(callback);
     return this;
   }
 
   onClose(callback) {
-    this._onClose.push(callback);
+    internals.get(this).onClose.push(callback);
     return this;
   }
 
   close(data, metadata) {
-    if (this.closed) return;
-    this.closed = true;
-    this._manager.comms.delete(this.id);
-    this._manager.publish("comm_close", { comm_id: this.id, data: data === undefined ? {} : data }, metadata);
+    const self = internals.get(this);
+    if (self.closed) return;
+    self.closed = true;
+    self.manager.forget(this);
+    self.manager.publish("comm_close", { comm_id: this.id, data: data === undefined ? {} : data }, metadata);
   }
 }
 
@@ -53,11 +60,15 @@ class CommManager {
   constructor(kernel) {
     this.kernel = kernel;
     this.comms = new Map();
+    this.unlisted = new Set();
     this.targets = new Map();
     const self = this;
     this.api = Object.freeze({
-      open(target, data, metadata, buffers) {
-        return self.open(String(target), data, metadata, buffers);
+      /** `options.unlisted`: `get` and `list` do not return the comm (only its opener has it). */
+      open(target, data, metadata, buffers, options) {
+        const comm = self.open(String(target), data, metadata, buffers);
+        if (options && options.unlisted) self.unlisted.add(comm.id);
+        return comm;
       },
       registerTarget(name, callback) {
         if (typeof callback !== "function") throw new TypeError("registerTarget(name, callback): callback must be a function");
@@ -67,10 +78,10 @@ class CommManager {
         return self.targets.delete(String(name));
       },
       get(id) {
-        return self.comms.get(id);
+        return self.unlisted.has(id) ? undefined : self.comms.get(id);
       },
       list() {
-        return [...self.comms.values()];
+        return [...self.comms.values()].filter((c) => !self.unlisted.has(c.id));
       },
     });
   }
@@ -82,6 +93,11 @@ class CommManager {
   publish(type, content, metadata, buffers) {
     const ctx = this.executor.context();
     this.kernel.publish(type, content, ctx ? ctx.parent : {}, metadata || {}, toBuffers(buffers));
+  }
+
+  forget(comm) {
+    this.comms.delete(comm.id);
+    this.unlisted.delete(comm.id);
   }
 
   open(target, data, metadata, buffers) {
@@ -128,15 +144,15 @@ class CommManager {
 
   handleMsg(msg) {
     const comm = this.comms.get(msg.content.comm_id);
-    if (comm) this._call(comm._onMsg, msg, msg.content.data, this._view(msg));
+    if (comm) this._call(internals.get(comm).onMsg, msg, msg.content.data, this._view(msg));
   }
 
   handleClose(msg) {
     const comm = this.comms.get(msg.content.comm_id);
     if (!comm) return;
-    comm.closed = true;
-    this.comms.delete(comm.id);
-    this._call(comm._onClose, msg, msg.content.data, this._view(msg));
+    internals.get(comm).closed = true;
+    this.forget(comm);
+    this._call(internals.get(comm).onClose, msg, msg.content.data, this._view(msg));
   }
 
   info(targetName) {

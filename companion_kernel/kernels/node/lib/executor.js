@@ -79,20 +79,24 @@ class Cell {
 
 class Display {
   /** IJavascript display handle: `$$.display(id)`; with an id, later sends update in place. */
+  // Private fields: cell code holds display handles, and must not reach the executor.
+  #x;
+  #id;
+  #shown = false;
+
   constructor(executor, id) {
-    this._x = executor;
-    this._id = id === undefined ? null : String(id);
-    this._shown = false;
+    this.#x = executor;
+    this.#id = id === undefined ? null : String(id);
     for (const [name, type] of Object.entries(MIME_SHORTCUTS)) {
       this[name] = (value) => this.mime({ [type]: value });
     }
   }
 
   mime(bundle) {
-    const transient = this._id === null ? {} : { display_id: this._id };
-    const type = this._id !== null && this._shown ? "update_display_data" : "display_data";
-    this._shown = true;
-    this._x.publishOutput(type, { data: cleanBundle(bundle), metadata: {}, transient });
+    const transient = this.#id === null ? {} : { display_id: this.#id };
+    const type = this.#id !== null && this.#shown ? "update_display_data" : "display_data";
+    this.#shown = true;
+    this.#x.publishOutput(type, { data: cleanBundle(bundle), metadata: {}, transient });
   }
 
   close() {}
