@@ -17,7 +17,7 @@ __all__ = ["build_parser", "main"]
 
 _RAW = argparse.RawDescriptionHelpFormatter
 
-EXIT_STATUS = {"ok": 0, "error": 1, "timeout": 2, "rejected": 3, "died": 4}
+EXIT_STATUS = {"ok": 0, "error": 1, "timeout": 2, "rejected": 3, "died": 4, "cancelled": 5}
 
 
 def _read_code(args: argparse.Namespace) -> str:
@@ -201,6 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from ._signals import install_signal_handlers
+
+    # A command line tool owns its process: close engines on SIGTERM/SIGINT (before
+    # asyncio.run, which then leaves SIGINT to this handler).
+    install_signal_handlers()
     try:
         return int(args.func(args))
     except CompanionKernelError as exc:

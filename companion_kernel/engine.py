@@ -9,17 +9,19 @@ import contextlib
 import json
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
 import weakref
 from collections.abc import Coroutine
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_client.kernelspec import KernelSpec
 
+from . import _signals
 from ._kernel import KernelHandle, LocalKernel, kill_process_tree
 from .config import EngineConfig
 from .errors import (
@@ -97,6 +99,44 @@ def _kill_strays(runtime_dir: Path) -> None:
 _MAX_TEMP_DIR_CHARS = 40
 
 
+# Runtime directories are named `ck-<engine pid>-<random>`, so a later engine can tell those
+# of dead engines (killed before they could clean up) and remove them.
+_RUNTIME_PREFIX = "ck-"
+_RUNTIME_NAME = re.compile(r"ck-(\d+)-[A-Za-z0-9_]+")
+
+
+def _sweep_stale_runtime_dirs(parent: Path) -> int:
+    """Remove runtime directories (ours by uid) whose engine process is gone, and kill
+    kernels still running from them; returns how many were removed. Blocking."""
+    import psutil
+
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(parent):
+            match = _RUNTIME_NAME.fullmatch(entry.name)
+            if match is None or not entry.is_dir(follow_symlinks=False):
+                continue
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_uid != os.geteuid():
+                    continue
+            if psutil.pid_exists(int(match.group(1))):
+                continue
+            removed.append(entry.path)
+    if not removed:
+        return 0
+    prefixes = tuple(path + os.sep for path in removed)
+    for proc in psutil.process_iter(["cmdline", "uids"]):
+        with contextlib.suppress(psutil.Error, TypeError):
+            if proc.info["uids"].real == os.getuid() and any(
+                arg.startswith(prefixes) for arg in proc.info["cmdline"] or ()
+            ):
+                kill_process_tree(proc.pid, proc.create_time())
+    for path in removed:
+        log.info("removing the runtime directory of a dead engine: %s", path)
+        remove_tree(path)
+    return len(removed)
+
+
 def _short_temp_dir() -> str | None:
     default = tempfile.gettempdir()
     if len(default) <= _MAX_TEMP_DIR_CHARS:
@@ -122,8 +162,11 @@ class Engine:
         *,
         tools: ToolRegistry | bool = True,
         tool_access: ToolAccess | None = None,
+        handle_signals: bool = True,
         **overrides: Any,
     ) -> None:
+        """`handle_signals`: on SIGTERM/SIGINT close this engine before the process ends
+        (only where the process still has the default handlers; see `_signals`)."""
         base = config or EngineConfig()
         self.config: EngineConfig = (
             EngineConfig.model_validate({**base.model_dump(), **overrides}) if overrides else base
@@ -136,6 +179,9 @@ class Engine:
         self._idle_task: asyncio.Task[None] | None = None
         self._reaper: _Reaper | None = None
         self._finalizer: weakref.finalize | None = None
+        self._handle_signals = handle_signals
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
         if tools is True:
             from .tools import default_registry
 
@@ -164,13 +210,20 @@ class Engine:
         # Before anything is created: `require` without bubblewrap must leave nothing behind.
         self._sandboxed = self._resolve_isolation()
         if self.config.runtime_dir:
-            runtime = Path(self.config.runtime_dir)
-            runtime.mkdir(parents=True, exist_ok=True)
-            runtime = Path(tempfile.mkdtemp(prefix="ck-", dir=runtime))
+            parent = Path(self.config.runtime_dir)
+            parent.mkdir(parents=True, exist_ok=True)
         else:
-            runtime = Path(tempfile.mkdtemp(prefix="ck-", dir=_short_temp_dir()))
+            parent = Path(_short_temp_dir() or tempfile.gettempdir())
+        await asyncio.to_thread(_sweep_stale_runtime_dirs, parent)
+        prefix = f"{_RUNTIME_PREFIX}{os.getpid()}-"
+        runtime = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         self._reaper = _Reaper(runtime)
         self._finalizer = weakref.finalize(self, self._reaper)
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.current_thread()
+        if self._handle_signals:
+            _signals.register(self)
+            _signals.install_signal_handlers()
         for language in self.config.languages:
             pool = KernelPool(
                 language,
@@ -195,6 +248,7 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        _signals.unregister(self)
         if self._idle_task is not None:
             self._idle_task.cancel()
             with contextlib.suppress(BaseException):
@@ -204,6 +258,11 @@ class Engine:
         await asyncio.gather(*(p.close() for p in self._pools.values()), return_exceptions=True)
         if self._finalizer is not None:
             await asyncio.to_thread(self._finalizer)  # blocking: kills, waits, removes files
+
+    def _reap_now(self) -> None:
+        """Kill the kernels and remove the runtime directory at once (blocking; no loop)."""
+        if self._finalizer is not None:
+            self._finalizer()
 
     @property
     def closed(self) -> bool:
@@ -237,7 +296,7 @@ class Engine:
             "argv": lang.argv(),
             "display_name": lang.display_name,
             "language": lang.name,
-            "env": dict(lang.env),
+            "env": {**lang.env, **_output_cap_env(lang.name, self.config.max_output_bytes)},
             "interrupt_mode": "signal",
             "metadata": {},
         }
@@ -322,10 +381,13 @@ class Engine:
         policy: Any = None,
         timeout: float | None = None,
         tools: ToolAccess | None = None,
+        background_processes: bool = False,
     ) -> Session:
         """A new stateful session (an async context manager; the kernel comes on first use).
 
         `tools` sets which host tools the session's code may call (default: the engine's).
+        Processes a cell starts are killed when the cell ends, unless
+        `background_processes` is True.
         """
         self._check_open()
         lang = canonical_language(language or self.config.default_language)
@@ -335,7 +397,14 @@ class Engine:
                 raise InvalidRequest("a session name must be a non-empty string")
             if self._find(name) is not None:
                 raise InvalidRequest(f"a session named {name!r} already exists")
-        session = Session(self, lang, name=name, policy=policy, timeout=timeout)
+        session = Session(
+            self,
+            lang,
+            name=name,
+            policy=policy,
+            timeout=timeout,
+            background_processes=background_processes,
+        )
         if self._bridge is not None:
             self._bridge.attach(session, tools)
         self._sessions[session.id] = session
@@ -349,9 +418,17 @@ class Engine:
         policy: Any = None,
         timeout: float | None = None,
         tools: ToolAccess | None = None,
+        background_processes: bool = False,
     ) -> Session:
         """Create a session and acquire its kernel now."""
-        session = self.session(language, name=name, policy=policy, timeout=timeout, tools=tools)
+        session = self.session(
+            language,
+            name=name,
+            policy=policy,
+            timeout=timeout,
+            tools=tools,
+            background_processes=background_processes,
+        )
         try:
             return await session.start()
         except BaseException:
@@ -396,21 +473,37 @@ class Engine:
 
     # -- execution -----------------------------------------------------------------------------
 
-    def _validate(self, code: str, language: str, policy: Any) -> ExecutionResult | None:
+    async def _validate(self, code: str, language: str, policy: Any) -> ExecutionResult | None:
+        """None when the code may run, else the `rejected` result.
+
+        Runs in a worker thread with a time bound: hostile input can keep the validator busy
+        for seconds, but never the event loop.
+        """
         policy = policy if policy is not None else self.config.policy
         if policy == "off":
             return None
-        from .validation import validate
+        from .validation import Violation, validate
 
-        report = validate(code, language, policy)
-        if report.ok:
-            return None
-        first = report.errors[0]
-        count = len(report.errors)
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(_validation_executor(), validate, code, language, policy)
+        try:
+            report = await asyncio.wait_for(work, _VALIDATION_TIMEOUT_S)
+        except TimeoutError:
+            message = f"the validator did not finish within {_VALIDATION_TIMEOUT_S:g}s"
+            errors = [
+                Violation(rule=f"{language}.input", message=message, line=1, column=1, snippet="")
+            ]
+            violations = errors
+        else:
+            if report.ok:
+                return None
+            errors, violations = list(report.errors), list(report.violations)
+        first = errors[0]
+        count = len(errors)
         return ExecutionResult(
             status="rejected",
             language=language,
-            violations=list(report.violations),
+            violations=violations,
             error=ErrorInfo(
                 ename="Rejected",
                 evalue=(
@@ -420,6 +513,12 @@ class Engine:
                 ),
             ),
         )
+
+    async def _resolve_language_off_loop(self, code: str, language: str | None) -> str:
+        if language is not None:
+            return canonical_language(language)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_validation_executor(), self.resolve_language, code, None)
 
     def resolve_language(self, code: str, language: str | None) -> str:
         """Canonical language for `code`: the given one, or detected when None."""
@@ -455,9 +554,9 @@ class Engine:
                 )
             return await target.execute(code, timeout=timeout, policy=policy, **callbacks)
         text = _check_code(code, self.config.max_code_bytes)
-        lang = self.resolve_language(text, language)
         started = time.monotonic()
-        rejected = self._validate(text, lang, policy)
+        lang = await self._resolve_language_off_loop(text, language)
+        rejected = await self._validate(text, lang, policy)
         if rejected is not None:  # no kernel is even acquired for rejected code
             rejected.duration_s = time.monotonic() - started
             return rejected
@@ -511,17 +610,45 @@ class Engine:
         """Async-iterate the events of a one-shot execution (see `Session.stream`)."""
         self._check_open()
         text = _check_code(code, self.config.max_code_bytes)
-        lang = self.resolve_language(text, language)
-        return _one_shot_stream(self, text, lang, kwargs)
+        if language is not None:
+            canonical_language(language)  # an unknown language fails here, not on iteration
+        return _one_shot_stream(self, text, language, kwargs)
 
 
-async def _one_shot_stream(engine: Engine, code: str, language: str, kwargs: dict[str, Any]) -> Any:
-    session = engine.session(language)
+async def _one_shot_stream(
+    engine: Engine, code: str, language: str | None, kwargs: dict[str, Any]
+) -> Any:
+    session = engine.session(await engine._resolve_language_off_loop(code, language))
     try:
         async for event in session.stream(code, **kwargs):
             yield event
     finally:
         await session.close()
+
+
+def _output_cap_env(language: str, max_output_bytes: int) -> dict[str, str]:
+    """The in-kernel output cap of the Node and bash kernels (Python's is a set-up cell)."""
+    name = {"javascript": "COMPANION_NODE_MAX_OUTPUT", "shell": "COMPANION_BASH_MAX_OUTPUT"}
+    if language not in name:
+        return {}
+    # Twice the host's cap, as in Python kernels, so the host still sees and marks the cut.
+    return {name[language]: str(2 * max_output_bytes)}
+
+
+# Validating ordinary cells takes well under a millisecond; hostile input can take seconds
+# (the validator's own budget stops it). Past this bound the code is rejected and the loop
+# moves on; the thread finishes on its own.
+_VALIDATION_TIMEOUT_S = 10.0
+_validation_pool: ThreadPoolExecutor | None = None
+
+
+def _validation_executor() -> ThreadPoolExecutor:
+    """Threads of their own: slow validations must not starve other blocking work (file
+    removal, process reaping) of the default executor's threads."""
+    global _validation_pool
+    if _validation_pool is None:
+        _validation_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ck-validate")
+    return _validation_pool
 
 
 # Run once in every pooled Python kernel, as two cells: IPython's tee restores the streams'
@@ -618,6 +745,7 @@ class _LoopThread:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        self.stopped = False
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="ck-loop")
         self._thread.start()
 
@@ -625,10 +753,20 @@ class _LoopThread:
         if threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError("a sync call was made from the engine's own loop thread")
+        if self.stopped:
+            coro.close()
+            raise EngineClosed("the engine is closed; create a new SyncEngine")
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except BaseException:
+            # Ctrl-C (KeyboardInterrupt) or a timeout: the call is cancelled on the loop too.
+            # A cancelled execution interrupts its cell, so the next call does not wait for it.
+            future.cancel()
+            raise
 
     def stop(self) -> None:
+        self.stopped = True
         if self.loop.is_running():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(5)
@@ -695,6 +833,8 @@ class SyncEngine:
         except BaseException:
             self._runner.stop()
             raise
+        if overrides.get("handle_signals", True):
+            _signals.install_signal_handlers()  # from the caller's thread, not the loop's
         atexit.register(self.close)
 
     @property
@@ -731,7 +871,7 @@ class SyncEngine:
 
     def close(self) -> None:
         """Shut everything down. Safe to call twice."""
-        if self._runner.loop.is_closed():
+        if self._runner.stopped:
             return
         with contextlib.suppress(Exception):
             self._runner.run(self._engine.aclose(), timeout=60)

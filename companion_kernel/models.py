@@ -20,7 +20,7 @@ __all__ = [
     "StreamOutput",
 ]
 
-ExecutionStatus = Literal["ok", "error", "timeout", "rejected", "died"]
+ExecutionStatus = Literal["ok", "error", "timeout", "rejected", "died", "cancelled"]
 
 
 class _Model(BaseModel):
@@ -105,7 +105,9 @@ class ExecutionResult(_Model):
 
     kind: Literal["execution"] = "execution"
     status: ExecutionStatus
-    """`ok`, `error` (the code raised), `timeout`, `rejected` (by the validator) or `died`."""
+    """`ok`, `error` (the code raised), `timeout`, `rejected` (by the validator), `died`
+    (the kernel died or stopped answering; it is replaced) or `cancelled` (the session or
+    engine was closed before the execution finished)."""
     language: str
     """Language the code ran in (after detection, if it was not given)."""
     stdout: str = ""
@@ -125,7 +127,8 @@ class ExecutionResult(_Model):
     truncated: bool = False
     """Output went past the byte cap and was cut (a marker shows where)."""
     state_lost: bool = False
-    """The kernel was restarted or replaced: variables from earlier cells are gone."""
+    """Variables from earlier cells are gone: this execution lost the kernel (or the shell
+    restarted inside it), or it is the first to run on a replacement kernel."""
     violations: list[Violation] = Field(default_factory=list)
     """Validator findings (set when status is `rejected`)."""
     session_id: str | None = None

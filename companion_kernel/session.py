@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ._kernel import KernelHandle
 from ._messages import OutputCollector
 from .errors import InvalidRequest, SessionClosed
+from .languages import get_language
 from .models import ErrorInfo, ExecutionEvent, ExecutionResult, Output, StreamOutput
 
 if TYPE_CHECKING:
@@ -26,6 +27,11 @@ __all__ = ["Session", "SessionState"]
 _LIVENESS_SLICE_S = 0.25
 # If the execute_reply came but the idle status never does (dropped iopub), give up after this.
 _IDLE_AFTER_REPLY_S = 1.0
+# A reply with no iopub message at all for this long means the kernel's iopub is gone: every
+# later cell would come back `ok` and empty, so the kernel is replaced instead.
+_IOPUB_SILENCE_S = 5.0
+# While stopping a cell, the interrupt is repeated this often until the kernel reacts.
+_REINTERRUPT_S = 0.5
 
 Callback = Callable[[Any], None]
 CommHandler = Callable[["Session", dict[str, Any]], None]
@@ -50,6 +56,7 @@ class _Outcome:
     error: ErrorInfo | None = None
     kernel_usable: bool = True
     execution_count: int | None = None
+    state_lost: bool = False
 
 
 class Session:
@@ -67,6 +74,7 @@ class Session:
         name: str | None = None,
         policy: Any = None,
         timeout: float | None = None,
+        background_processes: bool = False,
     ) -> None:
         self.id: str = uuid.uuid4().hex
         """Unique id; `engine.get_session(id)` finds the session again."""
@@ -78,6 +86,8 @@ class Session:
         """Validator policy for this session (None: the engine's)."""
         self.timeout: float | None = timeout
         """Default execution timeout for this session (None: the engine's)."""
+        self.background_processes: bool = background_processes
+        """Keep processes a cell started after the cell ends (default: they are killed)."""
         self.created_at: float = time.time()
         self.last_used: float = time.monotonic()
         self.state: SessionState = SessionState.NEW
@@ -88,6 +98,8 @@ class Session:
         self._lock = asyncio.Lock()
         self._pending_state_lost = False
         self._busy = False
+        self._current: asyncio.Task[ExecutionResult] | None = None
+        self._close_reason: str | None = None
         self.comm_handler: CommHandler | None = None
         """Called with every comm message the kernel sends (used by the tool bridge)."""
         self.on_kernel_start: list[Callable[[Session], Any]] = []
@@ -106,6 +118,7 @@ class Session:
         """Acquire a warm kernel now (otherwise it happens on first execution)."""
         async with self._lock:
             await self._ensure_kernel()
+        self.last_used = time.monotonic()  # a slow cold start is not idle time
         return self
 
     @property
@@ -126,7 +139,11 @@ class Session:
         if self._kernel is not None:
             self._engine._discard_kernel(self._kernel)
             self._kernel = None
-        self._kernel = await self._engine._acquire_kernel(self.language)
+        kernel = await self._engine._acquire_kernel(self.language)
+        if self.state is SessionState.CLOSED:  # closed while the kernel was coming
+            self._engine._discard_kernel(kernel)
+            raise SessionClosed(f"session {self.label} was closed while it started")
+        self._kernel = kernel
         self.state = SessionState.READY
         for hook in self.on_kernel_start:
             await hook(self)
@@ -136,14 +153,15 @@ class Session:
         async with self._lock:
             if self.state is SessionState.CLOSED:
                 raise SessionClosed(f"session {self.label} is closed; create a new one")
-            self._replace_kernel_locked()
+            self._drop_kernel_locked(SessionState.NEW)
             await self._ensure_kernel()
 
-    def _replace_kernel_locked(self) -> None:
+    def _drop_kernel_locked(self, state: SessionState) -> None:
+        """Give the kernel up for good: its state is lost; the next execution gets a new one."""
         if self._kernel is not None:
             self._engine._discard_kernel(self._kernel)
             self._kernel = None
-        self.state = SessionState.NEW
+        self.state = state
         self.restarts += 1
         self._pending_state_lost = True
 
@@ -152,11 +170,21 @@ class Session:
         if self._kernel is not None:
             await self._kernel.interrupt()
 
-    async def close(self) -> None:
-        """Close the session and give its kernel back (it is shut down, never reused)."""
+    async def close(self, reason: str | None = None) -> None:
+        """Close the session and give its kernel back (it is shut down, never reused).
+
+        Executions still running or queued each return a result with status `cancelled`
+        (`reason`, if given, is in its error message).
+        """
         if self.state is SessionState.CLOSED:
             return
         self.state = SessionState.CLOSED
+        self._close_reason = reason
+        # Stop the running execution before its kernel goes: it must not read from sockets
+        # being closed, nor mistake the shutdown for a crash.
+        current = self._current
+        if current is not None and current is not asyncio.current_task():
+            current.cancel()
         kernel, self._kernel = self._kernel, None
         if kernel is not None:
             self._engine._discard_kernel(kernel)
@@ -199,19 +227,66 @@ class Session:
         if self.state is SessionState.CLOSED:
             raise SessionClosed(f"session {self.label} is closed; create a new one")
         if validate:
-            rejected = self._engine._validate(code, self.language, policy or self.policy)
+            rejected = await self._engine._validate(code, self.language, policy or self.policy)
             if rejected is not None:
                 rejected.session_id = self.id
                 rejected.duration_s = time.monotonic() - started
                 return rejected
         handler = _event_handler(on_stdout, on_stderr, on_output, on_event)
+        # The execution runs in a task of its own: when the caller is cancelled (or gives up
+        # on a sync call), it is abandoned, not torn down half-way. It then stops its cell
+        # (interrupt, or a new kernel) and keeps the session's lock until the cell has ended,
+        # so the next execution neither waits behind the cell nor sees its messages.
+        abandoned = asyncio.Event()
+        work = asyncio.ensure_future(
+            self._run_submission(code, timeout, handler, started, abandoned)
+        )
+        work.add_done_callback(_retrieve)
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            abandoned.set()
+            raise
+
+    async def _run_submission(
+        self,
+        code: str,
+        timeout: float,
+        handler: Callable[[ExecutionEvent], None] | None,
+        started: float,
+        abandoned: asyncio.Event,
+    ) -> ExecutionResult:
         async with self._lock:
+            if self.state is SessionState.CLOSED or abandoned.is_set():
+                return self._cancelled(started)  # queued when the session closed: never sent
             self._busy = True
+            self._current = asyncio.current_task()  # type: ignore[assignment]
             try:
-                return await self._execute_locked(code, timeout, handler, started)
+                return await self._execute_locked(code, timeout, handler, started, abandoned)
             finally:
+                self._current = None
                 self._busy = False
                 self.last_used = time.monotonic()
+
+    def _cancelled(
+        self, started: float, collector: OutputCollector | None = None
+    ) -> ExecutionResult:
+        why = self._close_reason or "the session (or its engine) was closed"
+        error = ErrorInfo(
+            ename="Cancelled",
+            evalue=f"{why} before this execution finished; it was stopped with its kernel",
+        )
+        fields: dict[str, Any] = {
+            "status": "cancelled",
+            "language": self.language,
+            "duration_s": time.monotonic() - started,
+            "error": error,
+            "state_lost": True,
+            "session_id": self.id,
+        }
+        if collector is None:
+            return ExecutionResult(**fields)
+        return collector.build(**fields, execution_count=collector.execution_count)
 
     async def stream(
         self, code: str | bytes, *, timeout: float | None = None, **kwargs: Any
@@ -245,22 +320,22 @@ class Session:
         timeout: float,
         handler: Callable[[ExecutionEvent], None] | None,
         started: float,
+        abandoned: asyncio.Event,
     ) -> ExecutionResult:
-        state_lost = self._pending_state_lost
-        if self._kernel is not None and not self._kernel.is_alive():
-            # It died between executions (killed, OOM, ...): start over on a fresh kernel
-            # rather than send this cell into the void.
-            self.state = SessionState.DEAD
-        was_dead = self.state is SessionState.DEAD
-        await self._ensure_kernel()
-        if was_dead:
-            state_lost = True
-        self._pending_state_lost = False
-        kernel = self._kernel
-        assert kernel is not None
         config = self._engine.config
         collector = OutputCollector(config.max_output_bytes, handler)
         try:
+            if self._kernel is not None and not self._kernel.is_alive():
+                # It died between executions (killed, OOM, ...): start over on a fresh kernel
+                # rather than send this cell into the void.
+                self._drop_kernel_locked(SessionState.DEAD)
+            await self._ensure_kernel()
+            if abandoned.is_set():
+                return self._cancelled(started)  # the caller left before it was sent
+            state_lost, self._pending_state_lost = self._pending_state_lost, False
+            kernel = self._kernel
+            assert kernel is not None
+            baseline = None if self.background_processes else kernel.processes()
             outcome = await run_cell(
                 kernel,
                 code,
@@ -268,26 +343,32 @@ class Session:
                 timeout=timeout,
                 grace=config.interrupt_grace_s,
                 on_comm=self._dispatch_comm,
+                stop=abandoned,
             )
         except asyncio.CancelledError:
-            # The caller gave up: stop the cell so the next execution does not queue behind it.
-            await kernel.interrupt()
-            raise
+            if self.state is not SessionState.CLOSED:
+                raise
+            return self._cancelled(started, collector)
+        if self.state is SessionState.CLOSED and not outcome.kernel_usable:
+            return self._cancelled(started, collector)  # its kernel went with the session
+        if baseline and outcome.kernel_usable:
+            # Nothing a cell started outlives it: no spinner left eating the CPU quota,
+            # no server left listening, unless the session opted in.
+            strays = kernel.processes() - baseline
+            if strays:
+                keep = get_language(self.language).resident_children
+                await asyncio.to_thread(kernel.kill_strays, strays, keep)
         if not outcome.kernel_usable:
-            if outcome.status == "died":
-                self.state = SessionState.DEAD
-                self._engine._discard_kernel(kernel)
-                self._kernel = None
-            else:
-                self._replace_kernel_locked()
-                self._pending_state_lost = False
-                state_lost = True
+            self._drop_kernel_locked(
+                SessionState.DEAD if outcome.status == "died" else SessionState.NEW
+            )
+            state_lost = True
         return collector.build(
             status=outcome.status,  # type: ignore[arg-type]
             language=self.language,
             duration_s=time.monotonic() - started,
             error=outcome.error,
-            state_lost=state_lost,
+            state_lost=state_lost or outcome.state_lost,
             session_id=self.id,
             execution_count=outcome.execution_count,
         )
@@ -310,16 +391,21 @@ async def run_cell(
     grace: float,
     on_comm: Callable[[dict[str, Any]], None] | None = None,
     silent: bool = False,
+    stop: asyncio.Event | None = None,
 ) -> _Outcome:
-    """Send one execute_request and follow it to the end, a timeout, or the kernel's death."""
+    """Send one execute_request and follow it to the end, a timeout, or the kernel's death.
+
+    Setting `stop` ends the cell early as a timeout would (interrupt, then a new kernel).
+    """
     loop = asyncio.get_running_loop()
     msg_id = kernel.send_execute(code, silent=silent, store_history=not silent)
     deadline = loop.time() + timeout
     reply: dict[str, Any] | None = None
     reply_at = 0.0
+    heard = False
     while not collector.idle:
         remaining = deadline - loop.time()
-        if remaining <= 0:
+        if remaining <= 0 or (stop is not None and stop.is_set()):
             return await _on_timeout(kernel, msg_id, collector, timeout, grace, on_comm)
         msg = await kernel.get_iopub(min(remaining, _LIVENESS_SLICE_S))
         if msg is None:
@@ -328,9 +414,12 @@ async def run_cell(
             if reply is None:
                 reply = await _read_reply(kernel, msg_id, 0)
                 reply_at = loop.time()
-            elif loop.time() - reply_at > _IDLE_AFTER_REPLY_S:
+            elif not heard and loop.time() - reply_at > _IOPUB_SILENCE_S:
+                return _iopub_lost(kernel)
+            elif heard and loop.time() - reply_at > _IDLE_AFTER_REPLY_S:
                 break  # the idle status was lost (iopub overflow); the reply is authoritative
             continue
+        heard = True
         _route(msg, msg_id, collector, on_comm)
     if reply is None:
         reply = await _read_reply(kernel, msg_id, max(deadline - loop.time(), 0) + grace)
@@ -343,7 +432,12 @@ async def run_cell(
     elif content.get("status") == "aborted":
         status = "error"
         collector.error = None
-    return _Outcome(status=status, execution_count=content.get("execution_count"))
+    return _Outcome(
+        status=status,
+        execution_count=content.get("execution_count"),
+        # Set by our shell kernel when bash exited or was killed and had to be restarted.
+        state_lost=content.get("companion_state_lost") is True,
+    )
 
 
 async def run_setup_cell(
@@ -388,6 +482,27 @@ async def _read_reply(kernel: KernelHandle, msg_id: str, timeout: float) -> dict
             return None
         if msg.get("parent_header", {}).get("msg_id") == msg_id:
             return msg
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    # An abandoned execution's outcome has no reader; fetch it so asyncio does not warn.
+    if not task.cancelled():
+        task.exception()
+
+
+def _iopub_lost(kernel: KernelHandle) -> _Outcome:
+    return _Outcome(
+        status="died",
+        error=ErrorInfo(
+            ename="KernelDied",
+            evalue=(
+                f"the {kernel.language} kernel answered but sent no output for "
+                f"{_IOPUB_SILENCE_S:g}s: its output channel (iopub) is gone, so this cell's "
+                "output is lost. The kernel was replaced and its state is lost."
+            ),
+        ),
+        kernel_usable=False,
+    )
 
 
 def _died(kernel: KernelHandle) -> _Outcome:
@@ -437,10 +552,28 @@ async def _on_timeout(
     on_comm: Callable[[dict[str, Any]], None] | None,
 ) -> _Outcome:
     loop = asyncio.get_running_loop()
-    await kernel.interrupt()
-    deadline = loop.time() + grace
-    while not collector.idle and loop.time() < deadline:
-        msg = await kernel.get_iopub(min(deadline - loop.time(), _LIVENESS_SLICE_S))
+    # Kernels ignore an interrupt that arrives before the cell runs (between cells SIGINT is
+    # ignored): interrupt once the cell has started (execute_input), or after `grace` without
+    # a sign of it, and again until the cell reports its error. `grace` counts from then.
+    start_by = loop.time() + grace
+    deadline: float | None = None
+    next_interrupt = 0.0
+    error_before = collector.error
+    while not collector.idle:
+        now = loop.time()
+        if deadline is None and (collector.execution_count is not None or now >= start_by):
+            deadline = now + grace
+        reacted = collector.error is not error_before
+        if deadline is not None:
+            if now >= deadline:
+                break
+            if now >= next_interrupt and not reacted:
+                await kernel.interrupt()
+                next_interrupt = now + _REINTERRUPT_S
+        until = start_by if deadline is None else deadline
+        if deadline is not None and not reacted:
+            until = min(until, next_interrupt)
+        msg = await kernel.get_iopub(min(max(until - now, 0.01), _LIVENESS_SLICE_S))
         if msg is None:
             if not kernel.is_alive():
                 break

@@ -1,12 +1,20 @@
-"""Launch bash_kernel without pexpect's 50 ms pause before every write to bash.
+"""Launch bash_kernel without pexpect's 50 ms pause before every write, reading output fast.
 
 pexpect waits `delaybeforesend` (50 ms) before each send, for programs that read a password
 prompt too early; bash reading commands does not need it. bash_kernel sends twice per cell
 (the code, then `echo $?`) and several times at start-up, so the pause cost ~100 ms a cell.
 
+bash_kernel reads a cell's output one line per pexpect search, over a buffer holding the
+whole unfinished line: a message per line for short lines, quadratic time for one long line
+(10 MB never finished). `_Wrapper` reads in blocks instead, and `_Kernel` caps a cell's
+output (`COMPANION_BASH_MAX_OUTPUT` characters), as the engine does in Python kernels.
+
 Standalone on purpose (imports nothing from companion_kernel): sandboxed kernels see only
 this directory, not the package.
 """
+
+import os
+import re
 
 import pexpect
 from bash_kernel import kernel as bash_kernel_module
@@ -19,6 +27,132 @@ class _Spawn(pexpect.spawn):
         self.delaybeforesend = None
 
 
+_MAX_OUTPUT = int(os.environ.get("COMPANION_BASH_MAX_OUTPUT") or 16 * 1024 * 1024)
+_READ_SIZE = 64 * 1024
+# An unfinished line longer than this is passed on in pieces rather than held to its end.
+_MAX_PENDING = 64 * 1024
+# How far before new data a prompt may begin (the prompt and a conda-style prefix).
+_PROMPT_OVERLAP = 256
+# bash_kernel's display helpers print lines starting with this; only they need its parser.
+_RICH_PREFIX = "bash_kernel: saved "
+
+
+class _Wrapper(bash_kernel_module.IREPLWrapper):
+    """bash_kernel's REPL wrapper, reading a running cell's output in blocks of whole lines."""
+
+    def _expect_prompt(self, timeout=-1):
+        if timeout is not None:  # not a cell: bash_kernel's own short exchanges
+            return super()._expect_prompt(timeout)
+        child = self.child
+        prompts = (re.compile(self.ps1_re), re.compile(self.ps2_re))
+        pending, child.buffer = child.buffer, ""
+        searched = 0
+        try:
+            while True:
+                found = self._find_prompt(pending, max(searched - _PROMPT_OVERLAP, 0), prompts)
+                if found is not None:
+                    index, match = found
+                    child.before, child.after = pending[: match.start()], match.group()
+                    child.buffer = pending[match.end() :]
+                    if child.before:
+                        self.line_output_callback(child.before)
+                    return index
+                cut = _cut(pending)
+                if cut:
+                    self.line_output_callback(pending[:cut])
+                    pending = pending[cut:]
+                searched = len(pending)
+                pending += child.read_nonblocking(_READ_SIZE, None)
+        except pexpect.EOF:
+            child.before = pending
+            raise
+        except BaseException:  # an interrupt: bash_kernel reads on to the prompt itself
+            child.buffer = pending + child.buffer
+            raise
+
+    def _find_prompt(self, text: str, start: int, prompts: tuple) -> tuple[int, re.Match] | None:
+        at = text.find(self.unique_prompt, start)
+        while at != -1:
+            for index, prompt in enumerate(prompts):
+                match = prompt.search(text, max(at - _PROMPT_OVERLAP, 0), at + _PROMPT_OVERLAP)
+                if match is not None:
+                    return index, match
+            at = text.find(self.unique_prompt, at + 1)
+        return None
+
+
+def _cut(text: str) -> int:
+    """How much of `text` can be passed on now: whole lines, or a piece of a very long one."""
+    end = text.rfind("\n") + 1
+    # A bare carriage return (a progress bar) ends a line too; one at the very end may be
+    # the first half of "\r\n".
+    bare = text.rfind("\r", end, len(text) - 1)
+    if bare != -1:
+        end = bare + 1
+    if len(text) - end > _MAX_PENDING:
+        end = len(text) - _PROMPT_OVERLAP
+    return end
+
+
+# bash_kernel restarts bash when it exits (`exit`) or is killed, and says only "Restarting
+# Bash": variables, functions and the working directory are gone. The cell reports it.
+_RESTARTED = (
+    "bash exited or was killed during this cell and was restarted: shell state (variables, "
+    "functions, working directory) is lost, and the cell may not have run completely"
+)
+
+
+class _Kernel(bash_kernel_module.BashKernel):
+    """bash_kernel that reports a restart of bash as an error with `companion_state_lost`
+    and caps each cell's output."""
+
+    _bash_starts = 0
+    _written = 0
+
+    def _start_bash(self) -> None:
+        super()._start_bash()
+        self._bash_starts += 1
+
+    def process_output(self, output: str) -> None:
+        """bash_kernel's output handler, capped per cell; plain text skips its line parser."""
+        if self.silent or self._written > _MAX_OUTPUT:
+            return
+        self._written += len(output)
+        over = self._written - _MAX_OUTPUT
+        if over > 0:
+            output = output[: len(output) - over]
+        if _RICH_PREFIX in output:
+            bash_kernel_module.BashKernel.process_output(self, output)
+        elif output:
+            text = output.replace("\r\n", "\n")
+            self.send_response(self.iopub_socket, "stream", {"name": "stdout", "text": text})
+        if over > 0:
+            self._written = _MAX_OUTPUT + 1
+            notice = (
+                f"\n[companion-bash] output limit reached ({_MAX_OUTPUT} characters, "
+                "COMPANION_BASH_MAX_OUTPUT); further output of this cell is dropped\n"
+            )
+            self.send_response(self.iopub_socket, "stream", {"name": "stderr", "text": notice})
+
+    # The exact signature: ipykernel reads it to decide which arguments to pass.
+    def do_execute(
+        self, code, silent, store_history=True, user_expressions=None, allow_stdin=False
+    ):
+        self._written = 0
+        before = self._bash_starts
+        reply = super().do_execute(code, silent, store_history, user_expressions, allow_stdin)
+        if self._bash_starts == before:
+            return reply
+        error = {"ename": "ShellRestarted", "evalue": _RESTARTED, "traceback": []}
+        self.send_response(self.iopub_socket, "error", error)
+        return {
+            **error,
+            "status": "error",
+            "execution_count": self.execution_count,
+            "companion_state_lost": True,
+        }
+
+
 class _Pexpect:
     """bash_kernel's view of pexpect, with our spawn."""
 
@@ -28,4 +162,5 @@ class _Pexpect:
 
 if __name__ == "__main__":
     bash_kernel_module.pexpect = _Pexpect()
-    IPKernelApp.launch_instance(kernel_class=bash_kernel_module.BashKernel)
+    bash_kernel_module.IREPLWrapper = _Wrapper
+    IPKernelApp.launch_instance(kernel_class=_Kernel)
