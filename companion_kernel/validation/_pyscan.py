@@ -12,7 +12,9 @@ any doubt sends the cell to the full path. It says yes when all of these hold:
   dynamically: automagic, aliases, autocall), is pure ASCII (no NFKC look-alikes), has no
   control character but tab and newline (``\\r``, ``\\f`` and friends are line breaks or
   blanks to IPython), no backslash continuation, no ``\\x``/``\\u``/``\\U``/``\\N``/octal
-  escape and no ``__`` anywhere, not even after joining adjacent string literals;
+  escape, and no ``__`` except in the caller's safe dunders (protocol methods, which every
+  rule accepts wherever they appear; names such as ``__name__`` that may not be rebound only
+  right after a dot), and none at all after joining adjacent string literals;
 - there is no IPython syntax (`may_use_ipython_syntax`, the full path's own pre-check);
 - no word of the text, of its strings read with escapes, or of adjacent string literals
   joined, is one of the policy's trigger words (`_Rules.triggers`: blocked built-ins,
@@ -211,20 +213,39 @@ def _imports_allowed(source: str, module_allowed: Callable[[str], bool]) -> bool
     return True
 
 
+def _dunders_ok(source: str, safe: frozenset[str], safe_bare: frozenset[str]) -> bool:
+    """Every ``__`` in ``source`` is inside a word of ``safe`` right after a dot (an attribute
+    such as ``x.__name__``) or a word of ``safe_bare`` anywhere (``def __init__``)."""
+    index = source.find("__")
+    while index >= 0:
+        start, end = index, index + 2
+        while start > 0 and source[start - 1] in _WORD_CHARS:
+            start -= 1
+        while end < len(source) and source[end] in _WORD_CHARS:
+            end += 1
+        word = source[start:end]
+        if word not in safe_bare and not (word in safe and source[start - 1 : start] == "."):
+            return False
+        index = source.find("__", end)
+    return True
+
+
 def fast_path_ok(
     source: str,
     triggers: frozenset[str],
     module_allowed: Callable[[str], bool],
     doubt: Callable[[str], bool] | None = None,
+    dunders: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset()),
 ) -> bool:
     """True only when no rule keyed on ``triggers`` and the module lists can fire.
 
     ``doubt``, when given, is asked about the source and about every run of joined string
-    literals (rules keyed on patterns rather than whole words).
+    literals (rules keyed on patterns rather than whole words). ``dunders`` is (allowed as
+    attributes, allowed anywhere): other ``__`` words send the cell to the full path.
     """
     if (
         not source.isascii()
-        or "__" in source
+        or ("__" in source and not _dunders_ok(source, *dunders))
         or "\\\n" in source
         or "\n" not in source.strip()
         or _CONTROL_RE.search(source) is not None

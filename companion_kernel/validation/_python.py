@@ -85,6 +85,9 @@ _DUNDER_STORE_BLOCKED = names(
     __class__ __dict__ __annotations__"""
 )
 _DUNDER_DEFINITIONS = frozenset({"__reduce__", "__reduce_ex__"})
+# Dunders no rule of any policy objects to, in any position (attribute, name, string, format
+# field, definition); those that may not be rebound as names only as attributes.
+_FAST_DUNDERS = (SAFE_DUNDER_ATTRIBUTES, SAFE_DUNDER_ATTRIBUTES - _DUNDER_STORE_BLOCKED)
 _DYNAMIC_ATTR_FUNCS = frozenset({"getattr", "setattr", "delattr", "hasattr"})
 _ATTR_GETTERS = frozenset({"attrgetter", "methodcaller"})
 
@@ -1328,7 +1331,7 @@ _HANDLERS: dict[type, Callable[[_Checker, ast.AST], None]] = {
 def fast_path_applies(code: str, policy: Policy) -> bool:
     """True when ``code`` is accepted by the lexical fast path, without `ast.parse`."""
     rules = compile_rules(policy.python)
-    return fast_path_ok(code, rules.triggers, rules.module_allowed, _doubtful)
+    return fast_path_ok(code, rules.triggers, rules.module_allowed, _doubtful, _FAST_DUNDERS)
 
 
 def check(
@@ -1342,7 +1345,7 @@ def check(
     """
     if fast and not full and depth == 0:
         rules = compile_rules(policy.python)
-        if fast_path_ok(code, rules.triggers, rules.module_allowed, _doubtful):
+        if fast_path_ok(code, rules.triggers, rules.module_allowed, _doubtful, _FAST_DUNDERS):
             return []
     # The tree is thousands of acyclic objects, freed by reference counting when _check
     # returns; with the collector paused they never trigger (and pay for) a collection.

@@ -53,6 +53,8 @@ class TestCorpus:
     @pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.name)
     @pytest.mark.parametrize("code", ATTACKS, ids=[c[0] for c in PYTHON_ATTACKS])
     def test_no_attack_takes_the_fast_path(self, code: str, policy: Policy) -> None:
+        if not any(v.severity == "error" for v in check(code, policy, full=True)):
+            return  # accepted by this policy on purpose (standard allows help(), open(), ...)
         assert not fast_path_applies(code, policy)
         for benign in BENIGN[:5]:
             assert not fast_path_applies(benign + "\n" + code, policy)
