@@ -18,7 +18,7 @@ import signal
 import uuid
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -53,7 +53,7 @@ _MAX_HEADER_BYTES = 64 * 1024
 # backlog overflow is not reading its channels (a blocked comm handler while it floods the
 # tool bridge): it is marked `stalled` and later sends to it are dropped.
 _SND_HWM = 64
-_BACKLOG_MESSAGES = 256
+_BACKLOG_MESSAGES = 1024
 _BACKLOG_BYTES = 16 * 1024 * 1024
 _RETRY_S = 0.05
 
@@ -114,6 +114,16 @@ class KernelHandle(ABC):
     @abstractmethod
     async def shutdown(self, now: bool = True) -> None:
         """Stop the kernel and remove its files. Safe to call more than once."""
+
+    def processes(self) -> frozenset[int]:
+        """Host pids of the kernel's whole process tree now (empty when unknown)."""
+        return frozenset()
+
+    def kill_strays(self, pids: Iterable[int], keep: tuple[str, ...] = ()) -> int:
+        """SIGKILL ``pids`` (processes of the kernel's tree a cell left behind), except
+        direct children of the kernel process named in ``keep``, and wait briefly for
+        them to go; returns how many were killed. Blocking: run it in a thread."""
+        return 0
 
     @property
     def pids(self) -> list[int]:
@@ -362,6 +372,50 @@ class LocalKernel(KernelHandle):
     @property
     def pids(self) -> list[int]:
         return [self._pid] if self._pid is not None else []
+
+    def processes(self) -> frozenset[int]:
+        provisioner = self._km.provisioner if self._km is not None else None
+        tree = getattr(provisioner, "tree_pids", None)
+        if tree is not None:
+            return frozenset(tree())
+        return frozenset(_tree_pids(self._pid)) if self._pid is not None else frozenset()
+
+    def kill_strays(self, pids: Iterable[int], keep: tuple[str, ...] = ()) -> int:
+        provisioner = self._km.provisioner if self._km is not None else None
+        kernel_pid = getattr(provisioner, "kernel_pid", lambda: self._pid)()
+        return kill_new_processes(pids, kernel_pid, keep)
+
+
+def _tree_pids(pid: int) -> set[int]:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return {pid, *(p.pid for p in root.children(recursive=True))}
+    except psutil.Error:
+        return set()
+
+
+def kill_new_processes(pids: Iterable[int], kernel_pid: int | None, keep: tuple[str, ...]) -> int:
+    """SIGKILL ``pids`` (processes a cell started), sparing the kernel's resident
+    children named in ``keep``; returns how many were signalled."""
+    import psutil
+
+    killed = []
+    for pid in pids:
+        if pid == kernel_pid:
+            continue
+        try:
+            proc = psutil.Process(pid)
+            if keep and proc.ppid() == kernel_pid and proc.name() in keep:
+                continue
+            proc.kill()
+            killed.append(proc)
+        except psutil.Error:
+            continue
+    # SIGKILL is asynchronous: wait (bounded) so "gone after the cell" holds when we return.
+    psutil.wait_procs(killed, timeout=1.0)
+    return len(killed)
 
 
 class _Outbox:

@@ -681,9 +681,14 @@ def __companion_output_cap(limit):
     get_ipython().events.register("pre_execute", reset)
     for stream in (sys.stdout, sys.stderr):
         def write(text, _write=stream.write):
-            if written[0] >= limit:
+            room = limit - written[0]
+            if room <= 0:
                 return len(text)
             written[0] += len(text)
+            if len(text) > room:
+                # One huge write is cut here too, or it would reach the host whole.
+                _write(text[:room])
+                return len(text)
             return _write(text)
         stream.write = write
 

@@ -26,6 +26,9 @@ class Language:
     env: dict[str, str] = field(default_factory=dict)
     sandbox_binds: Callable[[], tuple[str, ...]] = field(default=tuple)
     """Host paths the kernel needs read-only inside the sandbox (beyond Python itself)."""
+    resident_children: tuple[str, ...] = ()
+    """Names of the kernel's own long-lived child processes (bash_kernel's bash): never
+    killed as processes a cell left behind, even when restarted during a cell."""
 
     @property
     def kernel_name(self) -> str:
@@ -114,6 +117,7 @@ _LANGUAGES: dict[str, Language] = {
             # bash_kernel colours its prompt; plain output is what callers want.
             env={"TERM": "dumb"},
             sandbox_binds=lambda: (str(_BASH_LAUNCHER),),
+            resident_children=("bash",),
         ),
     )
 }

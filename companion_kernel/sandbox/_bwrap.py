@@ -239,6 +239,7 @@ def bwrap_argv(bwrap: str, plan: BwrapPlan) -> list[str]:
         if privileged:
             argv += ["--perms", "1777"]  # created by root; the kernel's uid must write
         argv += ["--tmpfs", dest]
+        made.add(dest)
     for option, paths in (
         ("--ro-bind", _depth_order(plan.ro_binds)),
         ("--bind", _depth_order(plan.rw_binds)),
@@ -247,6 +248,7 @@ def bwrap_argv(bwrap: str, plan: BwrapPlan) -> list[str]:
         for path in paths:
             argv += [*parents(path), option, path, path]
             host_bound.append(path)
+            made.add(path)
     if plan.workdir is not None:
         argv += ["--bind", plan.workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]
     else:

@@ -201,10 +201,11 @@ class KernelCgroup:
         """The ``cgroup.procs`` files the launcher must join, one per directory."""
         return [str(path / "cgroup.procs") for path, _ in self.dirs.values()]
 
-    def pids(self) -> list[int]:
-        """Pids currently in any of the kernel's cgroups."""
+    def pids(self, controller: Controller | None = None) -> list[int]:
+        """Pids currently in any of the kernel's cgroups (or in ``controller``'s)."""
         out: set[int] = set()
-        for path, _ in self.dirs.values():
+        dirs = [self.dirs[controller]] if controller in self.dirs else self.dirs.values()
+        for path, _ in dirs:
             with contextlib.suppress(OSError, ValueError):
                 out.update(int(p) for p in (path / "cgroup.procs").read_text().split())
         return sorted(out)

@@ -468,6 +468,25 @@ class BubblewrapProvisioner(LocalProvisioner):
             return None
         return None
 
+    def tree_pids(self) -> set[int]:
+        """Host pids of every process of the kernel's tree, bubblewrap included.
+
+        Read from the kernel's cgroup where there is one (a process cannot leave it),
+        else from the process tree (a double fork escapes that view).
+        """
+        if self.cgroup is not None:
+            # Every process joins every controller: one cgroup.procs says it all.
+            pids = set(self.cgroup.pids(next(iter(self.cgroup.dirs), None)))
+            if pids:
+                return pids
+        if self.pid is None:
+            return set()
+        try:
+            root = psutil.Process(self.pid)
+            return {root.pid, *(p.pid for p in root.children(recursive=True))}
+        except psutil.Error:
+            return set()
+
     async def send_signal(self, signum: int) -> None:
         """Deliver ``signum`` to the kernel and its process group; SIGKILL (or no kernel
         yet) goes to bubblewrap, which takes the whole sandbox down."""

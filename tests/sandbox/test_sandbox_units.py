@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -285,3 +286,22 @@ class TestConfig:
         assert all(hasattr(sandbox, name) for name in sandbox.__all__)
         public = {n for n in vars(sandbox) if not n.startswith("_") and n[0].isupper()}
         assert public - {"annotations"} <= set(sandbox.__all__)
+
+
+class TestSeccompFilter:
+    def test_filter_compiles_from_the_deny_list(self) -> None:
+        from companion_kernel.sandbox import _seccomp
+
+        ok, detail = _seccomp.available()
+        assert ok, detail
+        program = _seccomp.compile_filter()
+        assert len(program) % 8 == 0 and len(program) > 8 * len(_seccomp.DENIED)
+
+    def test_filter_fd_holds_the_program(self) -> None:
+        from companion_kernel.sandbox import _seccomp
+
+        fd = _seccomp.filter_fd()
+        try:
+            assert os.read(fd, 1 << 16) == _seccomp.compile_filter()
+        finally:
+            os.close(fd)
