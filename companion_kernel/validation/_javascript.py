@@ -352,6 +352,8 @@ class _Checker:
         self._root: Node | None = None
         self._counters: dict[str, bool] | None = None
         self._aliases: set[str] | None = None
+        self._index: dict[bytes, list[Node]] | None = None
+        self._bindings: dict[str, bool] = {}
 
     def report(self, rule: str, message: str, node: Node) -> None:
         if self._lines is None:
@@ -404,7 +406,7 @@ class _Checker:
                     return
                 handler(node)
         for name in sorted(self.aliases() - _INJECTED):
-            for node in _identifiers(root, name):
+            for node in self.identifiers(name):
                 if self.out.full:
                     return
                 self.injected(node)
@@ -666,12 +668,22 @@ class _Checker:
         if scope is None or scope.type == "program":
             return False  # top-level bindings outlive the cell: a later cell could call it
         text = _text(name)
-        for use in _identifiers(self._root, text):
-            if use == name:
-                continue
-            if not self.data_use(use, depth + 1):
-                return False
-        return True
+        if text not in self._bindings:
+            self._bindings[text] = False  # a cycle through the same name proves nothing
+            self._bindings[text] = all(
+                self.data_use(use, depth + 1)
+                for use in self.identifiers(text)
+                if not _declared_name(use)
+            )
+        return self._bindings[text]
+
+    def identifiers(self, name: str) -> list[Node]:
+        if self._index is None:
+            self._index = {}
+            for node in _walk(self._root) if self._root is not None else ():
+                if node.type == "identifier":
+                    self._index.setdefault(node.text or b"", []).append(node)
+        return self._index.get(name.encode(), [])
 
     def numeric(self, node: Node | None) -> bool:
         """Does ``node`` evidently evaluate to a number (or boolean), never a chosen string?"""
@@ -1023,9 +1035,13 @@ def _walk(root: Node):
         stack.extend(node.children)
 
 
-def _identifiers(root: Node, name: str) -> list[Node]:
-    encoded = name.encode()
-    return [n for n in _walk(root) if n.type == "identifier" and n.text == encoded]
+def _declared_name(node: Node) -> bool:
+    parent = node.parent
+    return (
+        parent is not None
+        and parent.type == "variable_declarator"
+        and parent.child_by_field_name("name") == node
+    )
 
 
 def _chain_root(node: Node | None) -> Node | None:

@@ -814,9 +814,10 @@ class _Walker:
                     bodies.setdefault(name.word, []).extend(current.parts[1:])  # type: ignore[attr-defined]
             stack.extend(_children(current))
         calls = {name: self.calls(parts) for name, parts in bodies.items()}
+        component = _components(calls)
         for name, sites in calls.items():
             for callee, forks, node in sites:
-                if forks and (callee == name or name in _reachable(callee, calls)):
+                if forks and component[callee] == component[name]:
                     self.report(
                         "shell.recursion",
                         f"{name!r} calls itself (through {callee!r}) in a pipeline, in the "
@@ -1101,15 +1102,40 @@ class _Walker:
         self.report("shell.option", message, word)
 
 
-def _reachable(start: str, calls: dict[str, list[tuple[str, bool, object]]]) -> set[str]:
-    seen = {start}
-    stack = [start]
-    while stack:
-        for callee, _, _ in calls.get(stack.pop(), ()):
-            if callee not in seen:
-                seen.add(callee)
-                stack.append(callee)
-    return seen
+def _components(calls: dict[str, list[tuple[str, bool, object]]]) -> dict[str, int]:
+    """Strongly connected components of the call graph (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    component: dict[str, int] = {}
+    stack: list[str] = []
+    for root in calls:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, edge = work.pop()
+            if edge == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+            callees = [c for c, _, _ in calls.get(node, ())]
+            if edge < len(callees):
+                work.append((node, edge + 1))
+                callee = callees[edge]
+                if callee not in index:
+                    work.append((callee, 0))
+                elif callee not in component:
+                    low[node] = min(low[node], index[callee])
+                continue
+            if low[node] == index[node]:
+                while True:
+                    member = stack.pop()
+                    component[member] = index[node]
+                    if member == node:
+                        break
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return component
 
 
 def _children(node: object) -> list[object]:
