@@ -21,6 +21,7 @@ GROUPS = (
     "javascript",
     "node_kernel",
     "shell",
+    "output",
     "sandbox",
     "validation",
     "detection",
