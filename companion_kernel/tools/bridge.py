@@ -561,7 +561,11 @@ def __companion_tools_install(source, wait_s):
 
     scope = {"__builtins__": builtins, "__name__": "companion_tools"}
     exec(compile(source, "<companion tools>", "exec"), scope)
-    return scope.pop("install")(globals(), wait_s)
+    try:
+        return scope["install"](globals(), wait_s)
+    finally:  # the helpers were needed once; the functions kept only see builtins
+        scope.clear()
+        scope["__builtins__"] = builtins
 
 
 tools, ToolError = __companion_tools_install(__SOURCE__, __WAIT_S__)
