@@ -60,3 +60,19 @@ async def test_flood_is_truncated_with_the_marker(
     assert cap // 2 < kept.count("x") <= cap
     assert len(result.stdout.encode()) + len(result.stderr.encode()) < cap + 1024
     assert after.status == "ok" and "done" in after.stdout + (after.text or "")
+
+
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [
+        ("javascript", "process.stdout.write(process.env.COMPANION_NODE_MAX_OUTPUT)"),
+        ("shell", "echo $COMPANION_BASH_MAX_OUTPUT"),
+    ],
+)
+async def test_kernels_cap_at_twice_the_hosts_cap(engine: Engine, language: str, code: str) -> None:
+    # Below the host's cap the host could not see, or mark, the truncation.
+    if language not in engine.config.languages:
+        pytest.skip(f"{language} is not available here")
+    async with engine.session(language) as session:
+        result = await session.execute(code)
+    assert result.stdout.strip() == str(2 * engine.config.max_output_bytes)
