@@ -128,7 +128,10 @@ def available() -> tuple[bool, str]:
         compile_filter()
     except (ImportError, OSError, RuntimeError) as exc:
         return False, f"libseccomp unavailable ({exc}); apt-get install libseccomp2"
-    return True, f"libseccomp deny-list of {len(DENIED) + 3} rules"
+    return True, (
+        f"libseccomp deny-list: {len(DENIED)} system calls, namespace flags of clone, "
+        "terminal-injection ioctls and vsock sockets refused"
+    )
 
 
 @functools.cache

@@ -21,9 +21,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from . import _cgroups
+from . import _cgroups, _seccomp
 from ._bwrap import sandbox_env
-from ._isolation import IsolationMode, bwrap_available, python_roots
+from ._isolation import IsolationMode, bwrap_available, engine_is_root, python_roots
 from ._probe import probe_kernel, run_code
 from .limits import MIB, Limits
 from .provisioner import SandboxConfig
@@ -50,6 +50,18 @@ try:
 except OSError as exc:
     _out["connect"] = _err(exc)
 _out["interfaces"] = sorted(n for _, n in _s.if_nameindex())
+_out["ids"] = [_o.getuid(), _o.geteuid(), _o.getgid()]
+_st = dict(_l.split(":", 1) for _l in open("/proc/self/status") if ":" in _l)
+_out["status"] = {_k: _st[_k].strip() for _k in ("CapEff", "NoNewPrivs", "Seccomp") if _k in _st}
+_out["hostwide"] = []
+for _path in _p["hostwide"]:
+    try:
+        open(_path, "r+b").close()  # opened only: nothing is ever written
+        _out["hostwide"].append(_path)
+    except OSError:
+        pass
+_ws = _o.statvfs(".")
+_out["workspace"] = [_ws.f_blocks * _ws.f_frsize, _ws.f_files]
 _out["visible"] = [p for p in _p["hidden"] if _o.path.exists(p)]
 _out["env"] = dict(_o.environ)
 _out["writable"] = []
@@ -183,7 +195,7 @@ def _cgroup_check(limits: Limits) -> Check:
     support = _cgroups.detect()
     where = [
         f"{c}: {support.describe(c)} ({getattr(support, c)})"
-        for c in ("pids", "memory")
+        for c in ("pids", "memory", "cpu")
         if getattr(support, c)
     ]
     ok = support.pids is not None or os.geteuid() != 0 or limits.pids is None
@@ -191,7 +203,7 @@ def _cgroup_check(limits: Limits) -> Check:
         "cgroups",
         ok,
         "; ".join(where) or support.detail or "none",
-        "mount the pids and memory cgroup controllers writable for this user "
+        "mount the pids, memory and cpu cgroup controllers writable for this user "
         "(as root without them, the process limit cannot be enforced)",
         required=False,
     )
@@ -227,11 +239,14 @@ async def _kernel_checks(sandboxed: bool, limits: Limits) -> list[Check]:
         "fsize": (limits.fsize_mb or 0) * MIB + 1,
         "nofile": (limits.nofile or 4096) + 16,
         "forks": (limits.pids or 256) + 16,
+        # Opened for writing, never written: host-wide settings a root kernel could abuse.
+        "hostwide": list(_HOST_WIDE) if sandboxed else [],
     }
     code = _PROBE_CODE.replace("PARAMS", repr(json.dumps(params)))
     started = time.perf_counter()
     try:
-        async with probe_kernel(SandboxConfig(isolate=sandboxed, limits=limits)) as (km, kc):
+        config = SandboxConfig(isolate=sandboxed, limits=limits, workspace_quota=True)
+        async with probe_kernel(config) as (km, kc):
             cold = time.perf_counter() - started
             checks.append(
                 _check("probe kernel", True, f"{kind}; kernel_info reply in {cold:.2f} s")
@@ -247,6 +262,11 @@ async def _kernel_checks(sandboxed: bool, limits: Limits) -> list[Check]:
             if memory_cgroup is None and group:
                 memory_cgroup = group.read("memory", "memory.max")
             in_group = group is not None and kernel_pid in group.pids()
+            host_uids = _host_uids(kernel_pid)
+            enforcement = dict(provisioner.enforcement)
+            cpu_quota = group.read("cpu", "cpu.cfs_quota_us") if group else None
+            if cpu_quota is None and group:
+                cpu_quota = (group.read("cpu", "cpu.max") or "").split(" ")[0] or None
     except Exception as exc:
         return [
             _check(
@@ -266,8 +286,96 @@ async def _kernel_checks(sandboxed: bool, limits: Limits) -> list[Check]:
         listener.close()
     if sandboxed:
         checks += _sandbox_checks(measured, leaked, limits)
+        checks += _boundary_checks(measured, host_uids, enforcement)
     checks += _limit_checks(measured, limits, memory_cgroup, in_group)
+    checks += _quota_checks(measured, limits, cpu_quota, sandboxed)
     return checks
+
+
+_HOST_WIDE = (
+    "/proc/sys/kernel/core_pattern",
+    "/proc/sys/kernel/panic",
+    "/proc/sys/kernel/randomize_va_space",
+    "/proc/sysrq-trigger",
+    "/sys/kernel/uevent_helper",
+)
+
+
+def _host_uids(pid: int | None) -> list[int]:
+    """The kernel process's real, effective and saved uid as the host sees them."""
+    import psutil
+
+    try:
+        return list(psutil.Process(pid).uids()) if pid else []
+    except psutil.Error:
+        return []
+
+
+def _boundary_checks(
+    m: dict[str, Any], host_uids: list[int], enforcement: dict[str, str]
+) -> list[Check]:
+    status = m["status"]
+    root_inside = 0 in m["ids"]
+    return [
+        _check(
+            "sandbox: host identity",
+            bool(host_uids) and 0 not in host_uids and not root_inside,
+            f"kernel runs as host uid {enforcement.get('host_uid', '?')}; measured "
+            f"{host_uids}; capabilities {status.get('CapEff', '?')}, "
+            f"no_new_privs {status.get('NoNewPrivs', '?')}",
+            "the kernel must never be host uid 0: as root, setpriv (util-linux) must be "
+            "installed; see SandboxConfig.host_uid",
+        ),
+        _check(
+            "sandbox: seccomp",
+            status.get("Seccomp") == "2",
+            f"filter mode {status.get('Seccomp', '?')}: {_seccomp.available()[1]}",
+            "install libseccomp2 and the pyseccomp package",
+        ),
+        _check(
+            "sandbox: host-wide settings",
+            not m["hostwide"],
+            "/proc/sys and friends refuse writes; no /sys"
+            if not m["hostwide"]
+            else f"writable: {m['hostwide']}",
+            "the kernel must not run as host root and /proc/sys must be read-only",
+        ),
+    ]
+
+
+def _quota_checks(
+    m: dict[str, Any], limits: Limits, cpu_quota: str | None, sandboxed: bool
+) -> list[Check]:
+    out = []
+    if limits.cpus is not None:
+        want = int(limits.cpus * 100_000)
+        out.append(
+            _check(
+                "limit: CPU share",
+                cpu_quota is not None and int(cpu_quota) == want,
+                f"cpu cgroup quota {int(cpu_quota) / 100_000:g} CPU"
+                if cpu_quota is not None
+                else "no cpu cgroup: a kernel may use every core",
+                "mount the cpu cgroup controller writable",
+                required=False,
+            )
+        )
+    if limits.workspace_mb is not None and sandboxed:
+        size, files = m["workspace"]
+        ok = size == limits.workspace_mb * MIB
+        out.append(
+            _check(
+                "limit: workspace quota",
+                ok,
+                f"/workspace is a {size // MIB} MiB tmpfs with {files} inodes"
+                if ok
+                else "not enforced: the workspace is a plain host directory"
+                + ("" if engine_is_root() else " (mounting a capped tmpfs needs root)"),
+                "run the engine as root (it mounts a size-capped tmpfs per workspace)",
+                required=False,
+            )
+        )
+    return out
 
 
 # ipykernel sets these in its own process, so a probe kernel has them whatever the sandbox

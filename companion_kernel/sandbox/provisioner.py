@@ -367,9 +367,9 @@ class BubblewrapProvisioner(LocalProvisioner):
         if self.sandbox.isolate:
             identity = self.host_identity
             out["host_uid"] = (
-                f"{identity[0]} (setpriv, no user namespace)"
+                f"{identity[0]} via setpriv (no user namespace)"
                 if identity
-                else f"{os.geteuid()} (user namespace)"
+                else f"{os.geteuid()}, the engine's own, via a user namespace"
             )
             out["seccomp"] = "libseccomp deny-list"
         if node:

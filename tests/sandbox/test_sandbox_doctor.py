@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 
 import pytest
 from rich.console import Console
@@ -37,8 +38,15 @@ async def test_sandbox_and_every_limit_are_measured_in_force() -> None:
         "limit: file size",
         "limit: open files",
         "limit: CPU time",
+        "sandbox: host identity",
+        "sandbox: seccomp",
+        "sandbox: host-wide settings",
         "node",
     ]
+    if _cgroups.detect().cpu:
+        must_pass.append("limit: CPU share")
+    if os.geteuid() == 0:
+        must_pass.append("limit: workspace quota")
     if _cgroups.detect().pids:
         must_pass.append("limit: processes")
     if _cgroups.detect().memory:
@@ -47,6 +55,7 @@ async def test_sandbox_and_every_limit_are_measured_in_force() -> None:
     assert failed == {}
     assert checks["bubblewrap"].required  # 'require' makes the sandbox mandatory
     assert "ECONNREFUSED" in checks["sandbox: no network"].detail
+    assert "[0, 0, 0]" not in checks["sandbox: host identity"].detail
     assert {"kernelspec companion-python", "node kernel under limits"} <= set(checks)
 
 
