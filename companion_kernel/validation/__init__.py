@@ -9,7 +9,9 @@ policy name). One exception to "syntax errors become violations": ordinary multi
 Python that provably triggers no rule is accepted without being parsed (the lexical fast
 path, see `companion_kernel.validation._pyscan`), so a syntax error there that leaves
 brackets and quotes balanced (``x = = 1``) is left to the kernel to report; nothing of
-such a cell runs.
+such a cell runs. A report whose only errors are parse errors has them as
+`ValidationReport.syntax_error` (with ``ename`` ``SyntaxError``/``IndentationError``/
+``TabError``, line and column): callers report that as an error, not as a policy rejection.
 
 What it is, and what it is not
 ------------------------------
@@ -33,13 +35,16 @@ Languages are ``python`` (IPython syntax included: ``!cmd`` and ``%magic`` are
 transformed with IPython's own input transformer and judged as the calls they become),
 ``javascript`` (tree-sitter) and ``shell`` (bashlex); aliases ``py``, ``ipython``, ``js``,
 ``node``, ``bash``, ``sh``. Policies are frozen pydantic models: presets ``strict`` (the
-default), ``standard`` and ``off`` (see `companion_kernel.validation.policy`), derived with
+default here; the engine's default is ``standard``, meant for model-written code in the
+sandbox), ``standard`` and ``off`` (see `companion_kernel.validation.policy`), derived with
 helpers such as ``get_policy("strict").allow_modules("numpy")``.
 
 Rule ids are ``<language>.<rule>``: ``python.import``, ``python.builtin``,
 ``python.dunder``, ``python.frame``, ``python.module-attribute``, ``python.evaluator``,
 ``python.dynamic-attribute``, ``python.format-string``, ``python.type-call``,
-``python.magic``, ``python.shell-escape``, ``python.dunder-definition``, ``python.syntax``;
+``python.magic``, ``python.shell-escape``, ``python.dunder-definition``, ``python.process``,
+``python.network``, ``python.private``, ``python.internal`` (the engine's injected objects),
+``python.logging-config``, ``python.syntax``;
 ``js.require``, ``js.eval``, ``js.function-constructor``, ``js.constructor``,
 ``js.process``, ``js.module``, ``js.global``, ``js.reflect``, ``js.stack-trace``,
 ``js.callee``, ``js.proto``, ``js.with``, ``js.this``, ``js.network``,

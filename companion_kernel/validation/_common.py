@@ -59,8 +59,18 @@ class Collector:
         self._dropped_error = False
         self.violations: list[Violation] = []
 
-    def add(self, rule: str, message: str, line: int, column: int, snippet: str) -> None:
-        """Record a violation; ``line`` and ``column`` are 1-based."""
+    def add(
+        self,
+        rule: str,
+        message: str,
+        line: int,
+        column: int,
+        snippet: str,
+        *,
+        ename: str | None = None,
+    ) -> None:
+        """Record a violation; ``line`` and ``column`` are 1-based; ``ename`` marks a parse
+        error (the exception the kernel would raise)."""
         if rule in self._disabled:
             return
         severity = "warning" if rule in self._warn else "error"
@@ -76,6 +86,7 @@ class Collector:
                 column=max(column, 1),
                 snippet=clip(snippet),
                 severity=severity,
+                ename=ename,
             )
         )
 

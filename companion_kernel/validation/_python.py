@@ -734,11 +734,19 @@ class _Checker:
         shown = name or "(empty)"
         if not name:
             return "import without a module name"
+        policy = self.policy.name
         if module_allowed(name, frozenset({name}), self.rules.policy.blocked_modules):
             why = "is not on the policy's module allow-list"
+            hint = f"; to allow it, derive a policy: get_policy({policy!r}).allow_modules({name!r})"
+            if policy == "strict":
+                hint += ", or use the 'standard' policy (any module but the escape classes)"
         else:
             why = "is blocked: it can run code, reach the interpreter or the system"
-        return f"module {shown!r} {why} (policy {self.policy.name!r})"
+            hint = (
+                f"; if you trust the code, derive a policy: get_policy({policy!r})"
+                f".allow_modules({name!r}), or turn validation off (policy 'off')"
+            )
+        return f"module {shown!r} {why} (policy {policy!r}){hint}"
 
     # -- names and attributes -----------------------------------------------------------
 
@@ -1166,7 +1174,8 @@ class _Checker:
         if name not in policy.allowed_magics:
             self.report(
                 "python.magic",
-                f"magic {shown} is not allowed by policy {self.policy.name!r}",
+                f"magic {shown} is not allowed by policy {self.policy.name!r} (to allow it, "
+                "derive a policy whose python.allowed_magics includes it)",
                 node,
             )
             return
@@ -1307,7 +1316,10 @@ def _builtin_message(name: str, policy: str) -> str:
         "quit": "shuts the kernel down",
     }
     why = reasons.get(name, "is blocked")
-    return f"built-in {name!r} {why}; not allowed by policy {policy!r}"
+    return (
+        f"built-in {name!r} {why}; not allowed by policy {policy!r} (to allow it, derive a "
+        f"policy: get_policy({policy!r}).allow_builtins({name!r}))"
+    )
 
 
 _HANDLERS: dict[type, Callable[[_Checker, ast.AST], None]] = {
@@ -1383,11 +1395,25 @@ def _check(code: str, policy: Policy, depth: int, full: bool) -> list[Violation]
         index = source.find("\0")
         if index >= 0:
             line, column = position_of(source, index)
-            out.add("python.syntax", "code contains a NUL byte", line + shift, column, "")
+            out.add(
+                "python.syntax",
+                "code contains a NUL byte",
+                line + shift,
+                column,
+                "",
+                ename="SyntaxError",
+            )
         elif isinstance(exc, SyntaxError):
             line = (exc.lineno or 1) + shift
-            message = f"syntax error: {exc.msg}"
-            out.add("python.syntax", message, line, exc.offset or 1, exc.text or "")
+            message = f"{type(exc).__name__}: {exc.msg}"
+            out.add(
+                "python.syntax",
+                message,
+                line,
+                exc.offset or 1,
+                exc.text or "",
+                ename=type(exc).__name__,
+            )
         else:
             out.add("python.syntax", f"code cannot be parsed: {exc}", 1, 1, "")
         return out.violations

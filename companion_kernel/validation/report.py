@@ -29,6 +29,9 @@ class Violation(BaseModel):
     """The offending code (shortened to at most 80 characters)."""
     severity: Severity = "error"
     """``error`` rejects the code; ``warning`` is reported but does not."""
+    ename: str | None = None
+    """For code that does not parse: the exception the kernel would raise (``SyntaxError``,
+    ``IndentationError``, ``TabError``); None for policy violations."""
 
     def __str__(self) -> str:
         text = f"{self.line}:{self.column}: {self.severity} [{self.rule}] {self.message}"
@@ -62,6 +65,15 @@ class ValidationReport(BaseModel):
     def errors(self) -> list[Violation]:
         """Violations that reject the code."""
         return [v for v in self.violations if v.severity == "error"]
+
+    @property
+    def syntax_error(self) -> Violation | None:
+        """The parse error when that is all that is wrong (an error, not a policy rejection):
+        callers report it as status ``error`` with its ``ename``, line and column."""
+        errors = self.errors
+        if errors and all(v.ename for v in errors):
+            return errors[0]
+        return None
 
     @property
     def warnings(self) -> list[Violation]:

@@ -120,3 +120,45 @@ class TestRuleDetails:
         for name in ("sys", "_sys", "builtins", "inspect", "_create_fn", "_get_command_stdout"):
             assert name in rules.attributes, name
         assert "path" not in rules.attributes and "name" not in rules.attributes
+
+
+class TestSyntaxErrors:
+    """A parse error is reported as the error the kernel would raise, not as a rejection."""
+
+    def test_syntax_error_has_ename_line_and_column(self) -> None:
+        report = validate("x = 1\ny = (1,\n", "python", "standard")
+        error = report.syntax_error
+        assert error is not None and error.ename == "SyntaxError" and error.line == 2
+        assert error.column >= 1 and error.rule == "python.syntax"
+
+    def test_indentation_error(self) -> None:
+        # `type` keeps the cell off the fast path, which leaves such errors to the kernel.
+        error = validate("if x:\nprint(type(1))\n", "python").syntax_error
+        assert error is not None and error.ename == "IndentationError" and error.line == 2
+
+    def test_lines_count_past_leading_blank_lines_and_magics(self) -> None:
+        error = validate("\n\nx = = 1", "python").syntax_error
+        assert error is not None and error.line == 3
+
+    def test_policy_violations_are_not_syntax_errors(self) -> None:
+        assert validate("import subprocess", "python").syntax_error is None
+        assert validate("x = 1", "python").syntax_error is None
+
+
+class TestRejectionsSayHowToAllow:
+    def test_module(self) -> None:
+        (v,) = validate("import numpy", "python", "strict").violations
+        assert "get_policy('strict').allow_modules('numpy')" in v.message
+        assert "'standard' policy" in v.message
+
+    def test_blocked_module(self) -> None:
+        (v,) = validate("import subprocess", "python", "standard").violations
+        assert "allow_modules('subprocess')" in v.message and "'off'" in v.message
+
+    def test_builtin(self) -> None:
+        (v,) = validate("open('x')", "python", "strict").violations
+        assert "allow_builtins('open')" in v.message
+
+    def test_magic(self) -> None:
+        (v,) = validate("%run x.py", "python", "standard").violations
+        assert "allowed_magics" in v.message
