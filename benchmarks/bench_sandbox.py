@@ -24,7 +24,7 @@ CELL = "1+1"
 VARIANTS: dict[str, SandboxConfig | None] = {
     "plain": None,
     "limits only": SandboxConfig(isolate=False),
-    "sandboxed": SandboxConfig(),
+    "sandboxed": SandboxConfig(workspace_quota=True),  # as the engine starts its kernels
 }
 
 
