@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +201,15 @@ asyncio.run(main())
     shutil.rmtree(tmp, ignore_errors=True)
     _cgroups.sweep_stale(_cgroups.detect())
     assert cgroup_dirs_of(engine.pid) == []
+
+
+async def test_unsandboxed_kernels_get_no_host_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = f"ck-secret-{uuid.uuid4().hex}"
+    monkeypatch.setenv("CK_TEST_API_TOKEN", secret)
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    async with probe_kernel(SandboxConfig(isolate=False, env={"KEEP_ME": "1"})) as (_, kc):
+        text, _ = await run_code(kc, "import json, os; print(json.dumps(dict(os.environ)))")
+    env = last_json(text)
+    assert "CK_TEST_API_TOKEN" not in env
+    assert secret not in text
+    assert env.get("LC_ALL") == "C.UTF-8" and "PATH" in env

@@ -305,3 +305,43 @@ class TestSeccompFilter:
             assert os.read(fd, 1 << 16) == _seccomp.compile_filter()
         finally:
             os.close(fd)
+
+
+class TestUnconfinedEnv:
+    def test_only_locale_paths_identity_jupyter_and_named_variables_pass(self) -> None:
+        from companion_kernel.sandbox._bwrap import unconfined_env
+
+        host = {
+            "PATH": "/usr/bin",
+            "LC_CTYPE": "C.UTF-8",
+            "JPY_SESSION_NAME": "x",
+            "AWS_SECRET_ACCESS_KEY": "s",
+            "OPENAI_API_KEY": "k",
+            "SPEC_VAR": "v",
+        }
+        env = unconfined_env(host, keep=["SPEC_VAR"], node_heap_mb=None)
+        assert set(env) == {"PATH", "LC_CTYPE", "JPY_SESSION_NAME", "SPEC_VAR", "MALLOC_ARENA_MAX"}
+
+
+class TestHostIdentityArgv:
+    def test_root_plan_drops_to_the_host_uid_without_a_user_namespace(self) -> None:
+        from companion_kernel.sandbox._bwrap import BwrapPlan, bwrap_argv
+
+        argv = bwrap_argv("bwrap", BwrapPlan(command=["k"], host_uid=4242, host_gid=4343))
+        assert "--unshare-user" not in argv and "--uid" not in argv
+        tail = argv[argv.index("--") + 1 :]
+        assert tail[:3] == ["/usr/bin/setpriv", "--reuid=4242", "--regid=4343"]
+        assert {"--no-new-privs", "--bounding-set=-all", "--clear-groups"} <= set(tail)
+        assert tail[-1] == "k"
+
+    def test_parents_of_mount_points_are_made_traversable(self) -> None:
+        from companion_kernel.sandbox._bwrap import BwrapPlan, bwrap_argv
+
+        argv = bwrap_argv(
+            "bwrap", BwrapPlan(command=["k"], host_uid=1, ro_binds=["/opt/a/b/venv"])
+        )
+        text = " ".join(argv)
+        for parent in ("/opt", "/opt/a", "/opt/a/b"):
+            assert f"--perms 0755 --dir {parent} " in text
+        assert text.index("--dir /opt/a/b ") < text.index("--ro-bind /opt/a/b/venv")
+        assert "--dir /tmp " not in text  # never re-create (and chmod) our own tmpfs
