@@ -35,7 +35,16 @@ What the walk rejects, and why:
   unless called directly with a literal, harmless name; three-argument ``type(...)``;
 - format strings with attribute or index fields that reach dunders (``"{0.__class__}"``);
 - shell escapes and magics, unless the policy allows them (bodies of ``%time``/``%timeit``
-  and ``%%bash`` are validated in turn).
+  and ``%%bash`` are validated in turn);
+- process and network classes by name and pattern, whatever the receiver (``system``,
+  ``popen``, ``exec*``/``spawn*``/``fork``, anything ``*subprocess*``, asyncio's private
+  ``_make_*transport``, connections and servers, logging's network handlers, ``listen``,
+  ``fileConfig``; ``dictConfig`` only with a literal dict naming safe classes);
+- string.Formatter machinery (the class, its hooks, overriding them) and, without
+  ``dynamic_attributes``, ``str.format`` on strings built at run time;
+- ``_private`` attributes of modules and of the engine's injected objects (``tools``), and
+  computed access (getattr, ``vars``, ``__dict__``) to either; with ``dynamic_attributes``,
+  names visibly assembled in the call and strings spelling blocked dunders.
 """
 
 from __future__ import annotations
