@@ -1,13 +1,15 @@
-"""Clean exit on SIGTERM and SIGINT: open engines close (kernels, cgroups, runtime
-directory) before the process ends the way it would have without us.
+"""Clean exit on SIGTERM (and, for the CLI, SIGINT): open engines close (kernels,
+cgroups, runtime directory) before the process ends the way it would have without us.
 
-A library must not take signals away from its application. Handlers are installed only
-from the main thread and only over the default disposition (SIG_DFL for SIGTERM, Python's
-KeyboardInterrupt handler for SIGINT); after closing they restore and re-deliver the
-signal, so the process ends (or raises KeyboardInterrupt) as before. `asyncio.run` already
-handles SIGINT by cancelling the main task, which closes `async with Engine()` blocks, so
-there SIGINT is left alone. Applications with handlers of their own call `Engine.aclose()`
-(or `SyncEngine.close()`) from them; the CLI installs these handlers explicitly.
+A library must not take signals away from its application. Engines install a handler
+for SIGTERM only, only from the main thread and only while SIGTERM still has its default
+disposition; after closing, it restores that disposition and re-delivers the signal, so
+the process ends by SIGTERM as before. SIGINT is left to Python: its KeyboardInterrupt
+unwinds `async with Engine()` blocks (`asyncio.run` cancels the main task), and at exit
+`SyncEngine.close` and the engines' finalizers stop what is left; in a REPL, Ctrl-C only
+interrupts the running cell. Applications with handlers of their own call
+`Engine.aclose()` (or `SyncEngine.close()`) from them. The CLI, which owns its process,
+installs the handler for both signals explicitly.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["install_signal_handlers", "register", "unregister"]
 
-_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # A close that takes longer (a stuck kernel) gives way to killing the processes outright.
 _CLOSE_TIMEOUT_S = 20.0
 
@@ -55,8 +56,10 @@ def _is_default(signum: int, handler: Any) -> bool:
     return handler == signal.SIG_DFL
 
 
-def install_signal_handlers(*, force: bool = False) -> list[signal.Signals]:
-    """Close every open engine on SIGTERM/SIGINT, then chain to the previous handler.
+def install_signal_handlers(
+    signals: tuple[signal.Signals, ...] = (signal.SIGTERM,), *, force: bool = False
+) -> list[signal.Signals]:
+    """Close every open engine on these signals, then chain to the previous handler.
 
     Without `force`, only signals still at their default disposition are taken. Does
     nothing outside the main thread. Returns the signals now handled.
@@ -64,7 +67,7 @@ def install_signal_handlers(*, force: bool = False) -> list[signal.Signals]:
     if threading.current_thread() is not threading.main_thread():
         return []
     handled = []
-    for signum in _SIGNALS:
+    for signum in signals:
         current = signal.getsignal(signum)
         if current is _handle:
             handled.append(signum)

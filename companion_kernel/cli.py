@@ -201,11 +201,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    import signal
+
     from ._signals import install_signal_handlers
 
-    # A command line tool owns its process: close engines on SIGTERM/SIGINT (before
-    # asyncio.run, which then leaves SIGINT to this handler).
-    install_signal_handlers()
+    # A command line tool owns its process: close engines on SIGTERM and SIGINT (installed
+    # before asyncio.run, which then leaves SIGINT to this handler).
+    install_signal_handlers((signal.SIGTERM, signal.SIGINT))
     try:
         return int(args.func(args))
     except CompanionKernelError as exc:

@@ -15,7 +15,7 @@ import threading
 import time
 import weakref
 from collections.abc import Coroutine
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,6 +23,7 @@ from jupyter_client.kernelspec import KernelSpec
 
 from . import _signals
 from ._kernel import KernelHandle, LocalKernel, kill_process_tree
+from ._validation_worker import OffLoopValidator
 from .config import EngineConfig
 from .errors import (
     EngineClosed,
@@ -182,6 +183,7 @@ class Engine:
         self._handle_signals = handle_signals
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
+        self._validator = OffLoopValidator()
         if tools is True:
             from .tools import default_registry
 
@@ -256,6 +258,7 @@ class Engine:
         for session in list(self._sessions.values()):
             await session.close()
         await asyncio.gather(*(p.close() for p in self._pools.values()), return_exceptions=True)
+        await self._validator.aclose()
         if self._finalizer is not None:
             await asyncio.to_thread(self._finalizer)  # blocking: kills, waits, removes files
 
@@ -476,19 +479,16 @@ class Engine:
     async def _validate(self, code: str, language: str, policy: Any) -> ExecutionResult | None:
         """None when the code may run, else the `rejected` result.
 
-        Runs in a worker thread with a time bound: hostile input can keep the validator busy
-        for seconds, but never the event loop.
+        Runs off the event loop (a thread, or a worker process for big input) with a time
+        bound: hostile input can keep the validator busy for seconds, never the loop.
         """
         policy = policy if policy is not None else self.config.policy
         if policy == "off":
             return None
-        from .validation import Violation, validate
+        from .validation import Violation
 
-        loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(_validation_executor(), validate, code, language, policy)
-        try:
-            report = await asyncio.wait_for(work, _VALIDATION_TIMEOUT_S)
-        except TimeoutError:
+        report = await self._validator.validate(code, language, policy, _VALIDATION_TIMEOUT_S)
+        if report is None:
             message = f"the validator did not finish within {_VALIDATION_TIMEOUT_S:g}s"
             errors = [
                 Violation(rule=f"{language}.input", message=message, line=1, column=1, snippet="")
@@ -517,8 +517,8 @@ class Engine:
     async def _resolve_language_off_loop(self, code: str, language: str | None) -> str:
         if language is not None:
             return canonical_language(language)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_validation_executor(), self.resolve_language, code, None)
+        default = canonical_language(self.config.default_language)
+        return await self._validator.detect_language(code, default, _VALIDATION_TIMEOUT_S)
 
     def resolve_language(self, code: str, language: str | None) -> str:
         """Canonical language for `code`: the given one, or detected when None."""
@@ -635,20 +635,9 @@ def _output_cap_env(language: str, max_output_bytes: int) -> dict[str, str]:
     return {name[language]: str(2 * max_output_bytes)}
 
 
-# Validating ordinary cells takes well under a millisecond; hostile input can take seconds
-# (the validator's own budget stops it). Past this bound the code is rejected and the loop
-# moves on; the thread finishes on its own.
+# Validating ordinary cells takes well under a millisecond; hostile input can take seconds.
+# Past this bound the code is rejected (and a stuck worker process killed).
 _VALIDATION_TIMEOUT_S = 10.0
-_validation_pool: ThreadPoolExecutor | None = None
-
-
-def _validation_executor() -> ThreadPoolExecutor:
-    """Threads of their own: slow validations must not starve other blocking work (file
-    removal, process reaping) of the default executor's threads."""
-    global _validation_pool
-    if _validation_pool is None:
-        _validation_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ck-validate")
-    return _validation_pool
 
 
 # Run once in every pooled Python kernel, as two cells: IPython's tee restores the streams'
