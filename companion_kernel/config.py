@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -67,6 +69,14 @@ class EngineConfig(BaseModel):
     enforced unless isolation is `off`."""
     runtime_dir: str | None = None
     """Where connection files and ipc sockets live (default: a private temp directory)."""
+    python_executable: str | None = None
+    """Interpreter of the Python kernels, e.g. a virtual environment's `bin/python` with
+    your own packages (it needs `ipykernel`). None: the engine's own interpreter. Its
+    prefix and base prefix are bound read-only into the sandbox."""
+    preload: tuple[str, ...] = ()
+    """Modules imported by every warm Python kernel before a session gets it (e.g.
+    `("numpy", "pandas", "matplotlib.pyplot")`): a session's first `import pandas` is then
+    instant, at the cost of each idle kernel's memory (see benchmarks/bench_interpreter.py)."""
 
     @field_validator("languages")
     @classmethod
@@ -74,6 +84,24 @@ class EngineConfig(BaseModel):
         from .languages import canonical_language
 
         return tuple(dict.fromkeys(canonical_language(v) for v in value))
+
+    @field_validator("preload")
+    @classmethod
+    def _module_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not all(part.isidentifier() for part in name.split(".")):
+                raise ValueError(f"preload: {name!r} is not a module name")
+        return value
+
+    @field_validator("python_executable")
+    @classmethod
+    def _absolute_executable(cls, value: str | None) -> str | None:
+        if value is None or os.sep in value:
+            return value and os.path.abspath(os.path.expanduser(value))
+        found = shutil.which(value)  # a bare name such as `python3.12` is looked up on PATH
+        if found is None:
+            raise ValueError(f"python_executable {value!r} is not on PATH")
+        return found
 
     @field_validator("policy")
     @classmethod

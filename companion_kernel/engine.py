@@ -32,7 +32,7 @@ from .errors import (
     SessionNotFound,
     UnknownLanguage,
 )
-from .languages import canonical_language, get_language
+from .languages import canonical_language, get_language, kernel_command, python_interpreter
 from .models import ErrorInfo, ExecutionResult
 from .pool import KernelPool, PoolStats
 from .sandbox import remove_tree
@@ -217,6 +217,8 @@ class Engine:
         else:
             parent = Path(_short_temp_dir() or tempfile.gettempdir())
         await asyncio.to_thread(_sweep_stale_runtime_dirs, parent)
+        if self.config.python_executable:  # probed once here, off the loop; cached after
+            await asyncio.to_thread(python_interpreter, self.config.python_executable)
         prefix = f"{_RUNTIME_PREFIX}{os.getpid()}-"
         runtime = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         self._reaper = _Reaper(runtime)
@@ -295,8 +297,9 @@ class Engine:
     def kernel_spec(self, language: str, workdir: Path | None = None) -> KernelSpec:
         """The kernel spec the engine launches for `language` (sandboxed when enabled)."""
         lang = get_language(language)
+        argv, binds, _ = kernel_command(lang, self.config.python_executable)
         spec: dict[str, Any] = {
-            "argv": lang.argv(),
+            "argv": argv,
             "display_name": lang.display_name,
             "language": lang.name,
             "env": {**lang.env, **_output_cap_env(lang.name, self.config.max_output_bytes)},
@@ -313,7 +316,7 @@ class Engine:
                 limits=self.config.limits,
                 workdir=str(workdir) if workdir is not None else None,
                 workspace_quota=workdir is not None,
-                ro_binds=lang.sandbox_binds(),
+                ro_binds=binds,
             )
             spec["interrupt_mode"] = "message"
             spec["metadata"] = kernel_spec_metadata(sandbox)
@@ -321,7 +324,7 @@ class Engine:
 
     def _new_kernel(self, language: str) -> KernelHandle:
         assert self._reaper is not None
-        problem = get_language(language).check()
+        _, _, problem = kernel_command(get_language(language), self.config.python_executable)
         if problem is not None:
             return _UnavailableKernel(language, problem)
         return LocalKernel(
@@ -345,6 +348,11 @@ class Engine:
                 failed = await run_setup_cell(kernel, code.replace("__LIMIT__", limit))
                 if failed:
                     raise KernelStartError(f"setting up the python kernel failed: {failed}")
+            if self.config.preload:
+                code = _PRELOAD.replace("__MODULES__", repr(self.config.preload))
+                failed = await run_setup_cell(kernel, code)
+                if failed:
+                    log.warning("preloading %s failed: %s", self.config.preload, failed)
         if self._bridge is not None:
             await self._bridge.prepare(kernel)
 
@@ -635,6 +643,18 @@ def _output_cap_env(language: str, max_output_bytes: int) -> dict[str, str]:
     return {name[language]: str(2 * max_output_bytes)}
 
 
+_NO_STDIN = """\
+def input(original, prompt="", *args, **kwargs):
+    if kernel._allow_stdin:
+        return original(prompt, *args, **kwargs)
+    raise EOFError("no input: this kernel has no standard input (code runs unattended)")
+"""
+
+
+def _kernel_charts_source() -> str:
+    return (Path(__file__).parent / "_kernel_charts.py").read_text(encoding="utf-8")
+
+
 # Validating ordinary cells takes well under a millisecond; hostile input can take seconds.
 # Past this bound the code is rejected (and a stuck worker process killed).
 _VALIDATION_TIMEOUT_S = 10.0
@@ -685,7 +705,65 @@ def __companion_output_cap(limit):
 __companion_output_cap(__LIMIT__)
 del __companion_output_cap
 """,
+    # Figures carry a chart description beside their image (see companion_kernel.charts).
+    # The code runs in a namespace of its own; a failure only means no descriptions.
+    f"""
+def __companion_charts(source):
+    namespace = {{"__name__": "companion_charts"}}
+    try:
+        exec(compile(source, "<companion-charts>", "exec"), namespace)
+        namespace["install"](get_ipython())
+    except Exception:
+        pass
+
+
+__companion_charts({_kernel_charts_source()!r})
+del __companion_charts
+""",
+    # Nothing can answer input() in an unattended kernel: say so at once in one line
+    # (EOFError, as for a closed stdin) instead of ipykernel's internal traceback. A
+    # frontend that allows stdin still gets ipykernel's input requests.
+    """
+def __companion_no_stdin(kernel):
+    import functools
+
+    import linecache
+
+    # Its own file name and source lines, so the traceback's last frame reads plainly.
+    source, name = __COMPANION_NO_STDIN, "<no stdin>"
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    namespace = {"kernel": kernel}
+    exec(compile(source, name, "exec"), namespace)
+    kernel.raw_input = functools.partial(namespace["input"], kernel.raw_input)
+    kernel.getpass = functools.partial(namespace["input"], kernel.getpass)
+
+
+__companion_no_stdin(get_ipython().kernel)
+del __companion_no_stdin
+""".replace("__COMPANION_NO_STDIN", repr(_NO_STDIN)),
 )
+
+# Imports `EngineConfig.preload` into sys.modules only: the names stay unbound until a
+# cell imports them (then instantly). A module that fails is reported, the rest loaded.
+_PRELOAD = """
+def __companion_preload(names):
+    import importlib
+
+    failed = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            failed.append(f"{name}: {exc!r}")
+    if failed:
+        raise ImportError("; ".join(failed))
+
+
+try:
+    __companion_preload(__MODULES__)
+finally:
+    del __companion_preload
+"""
 
 
 class _UnavailableKernel(KernelHandle):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .charts import CHART_MIME, Chart
 from .validation.report import Violation
 
 __all__ = [
@@ -16,6 +19,7 @@ __all__ = [
     "ExecutionEvent",
     "ExecutionResult",
     "ExecutionStatus",
+    "ImageData",
     "Output",
     "StreamOutput",
 ]
@@ -25,6 +29,27 @@ ExecutionStatus = Literal["ok", "error", "timeout", "rejected", "died", "cancell
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+_IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+def _decode(value: Any) -> bytes | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value)
+    except (binascii.Error, ValueError):
+        return None
+
+
+class ImageData(_Model):
+    """One image from the outputs, decoded."""
+
+    mime: str
+    """`image/png`, `image/jpeg`, `image/gif` or `image/webp`."""
+    data: bytes
+    """The image file's bytes."""
 
 
 class StreamOutput(_Model):
@@ -53,6 +78,42 @@ class DisplayDataOutput(_Model):
         """The `text/plain` representation, if any."""
         value = self.data.get("text/plain")
         return value if isinstance(value, str) else None
+
+    @property
+    def html(self) -> str | None:
+        """The `text/html` representation, if any."""
+        value = self.data.get("text/html")
+        return value if isinstance(value, str) else None
+
+    @property
+    def png(self) -> bytes | None:
+        """The `image/png` representation as bytes, if any."""
+        return _decode(self.data.get("image/png"))
+
+    @property
+    def jpeg(self) -> bytes | None:
+        """The `image/jpeg` representation as bytes, if any."""
+        return _decode(self.data.get("image/jpeg"))
+
+    @property
+    def image(self) -> ImageData | None:
+        """The first image representation (PNG preferred), decoded."""
+        for mime in _IMAGE_MIMES:
+            data = _decode(self.data.get(mime))
+            if data is not None:
+                return ImageData(mime=mime, data=data)
+        return None
+
+    @property
+    def chart(self) -> Chart | None:
+        """The chart description of a matplotlib figure (see `companion_kernel.charts`)."""
+        value = self.data.get(CHART_MIME)
+        if not isinstance(value, dict):
+            return None
+        try:
+            return Chart.model_validate(value)
+        except ValidationError:
+            return None
 
 
 class ExecuteResultOutput(DisplayDataOutput):
@@ -143,6 +204,51 @@ class ExecutionResult(_Model):
     def text(self) -> str | None:
         """The result's `text/plain`, if there was a result."""
         return self.result.text if self.result else None
+
+    @property
+    def displays(self) -> list[DisplayDataOutput]:
+        """Rich outputs in order: `display_data` and the `execute_result`."""
+        return [out for out in self.outputs if isinstance(out, DisplayDataOutput)]
+
+    @property
+    def images(self) -> list[ImageData]:
+        """Every image shown (figures, `display(Image(...))`), decoded, in order."""
+        return [image for out in self.displays if (image := out.image) is not None]
+
+    @property
+    def html(self) -> list[str]:
+        """Every `text/html` representation (DataFrames, `display(HTML(...))`), in order."""
+        return [html for out in self.displays if (html := out.html) is not None]
+
+    @property
+    def charts(self) -> list[Chart]:
+        """Every matplotlib figure shown, described as data, in order."""
+        return [chart for out in self.displays if (chart := out.chart) is not None]
+
+    def to_text(self, max_chars: int | None = 20_000) -> str:
+        """Everything the execution produced as plain text, for a model's context.
+
+        Streams, `text/plain` of displays and the result, charts summarised, images
+        named by type and size, and the error; cut to `max_chars` (None: no cut).
+        """
+        parts: list[str] = []
+        for out in self.outputs:
+            if isinstance(out, StreamOutput):
+                parts.append(out.text if out.name == "stdout" else f"[stderr] {out.text}")
+            elif isinstance(out, DisplayDataOutput):
+                chart, image = out.chart, out.image
+                if chart is not None:
+                    parts.append(f"[chart]\n{chart.summary()}\n")
+                elif image is not None:
+                    parts.append(f"[{image.mime} image, {len(image.data)} bytes]\n")
+                if out.text is not None and not (chart or image):
+                    parts.append(out.text + "\n")
+        if self.error is not None:
+            parts.append(f"[{self.status}] {self.error}\n")
+        text = "".join(parts)
+        if max_chars is not None and len(text) > max_chars:
+            text = text[:max_chars] + f"\n[... {len(text) - max_chars} more characters]"
+        return text
 
     def to_nbformat(self) -> list[Any]:
         """The outputs as `nbformat.NotebookNode` objects, ready for a code cell."""

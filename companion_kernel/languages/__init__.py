@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
-from ._base import Language, canonical_language, get_language, known_languages
+from ._base import (
+    Language,
+    PythonInterpreter,
+    canonical_language,
+    get_language,
+    kernel_command,
+    known_languages,
+    python_interpreter,
+)
 
-__all__ = ["Language", "canonical_language", "get_language", "known_languages"]
+__all__ = [
+    "Language",
+    "PythonInterpreter",
+    "canonical_language",
+    "get_language",
+    "kernel_command",
+    "known_languages",
+    "python_interpreter",
+]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +50,89 @@ def _python_argv() -> list[str]:
         "{connection_file}",
         "--HistoryManager.enabled=False",
     ]
+
+
+@dataclass(frozen=True)
+class PythonInterpreter:
+    """What the Python kernels need to know about a configured interpreter."""
+
+    executable: str
+    binds: tuple[str, ...] = ()
+    """Its prefix and base prefix (real paths), for read-only binds into the sandbox."""
+    problem: str | None = None
+    """None when it can run ipykernel, else what is wrong and how to fix it."""
+
+
+# Prints the prefixes, or fails (exit 3) naming the missing module.
+_PROBE = """
+import sys
+try:
+    import ipykernel
+except ImportError as exc:
+    print(exc, file=sys.stderr)
+    raise SystemExit(3)
+print(sys.prefix)
+print(sys.base_prefix)
+"""
+
+
+@functools.lru_cache(maxsize=16)
+def python_interpreter(executable: str) -> PythonInterpreter:
+    """Probe `executable` (blocking; cached): its prefixes, and whether ipykernel imports."""
+    if not os.access(executable, os.X_OK):
+        return PythonInterpreter(executable, problem=f"{executable} is not an executable file")
+    try:
+        proc = subprocess.run(
+            [executable, "-I", "-c", _PROBE],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return PythonInterpreter(executable, problem=f"{executable} could not run: {exc}")
+    if proc.returncode == 3:
+        return PythonInterpreter(
+            executable,
+            problem=(
+                f"{executable} cannot import ipykernel ({proc.stderr.strip()}); install it "
+                f"there: {executable} -m pip install ipykernel"
+            ),
+        )
+    lines = proc.stdout.split("\n")
+    if proc.returncode != 0 or len(lines) < 2:
+        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return PythonInterpreter(executable, problem=f"{executable} failed: {detail}")
+    roots = [os.path.realpath(lines[0]), os.path.realpath(lines[1])]
+    # A venv's python links to its base interpreter; that file must be visible too.
+    roots.append(os.path.dirname(os.path.realpath(executable)))
+    # /usr is always bound; a root inside another needs no bind of its own.
+    binds = tuple(
+        dict.fromkeys(
+            r
+            for r in roots
+            if not _inside(r, "/usr") and not any(o != r and _inside(r, o) for o in roots)
+        )
+    )
+    return PythonInterpreter(executable, binds=binds)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def kernel_command(
+    language: Language, python_executable: str | None = None
+) -> tuple[list[str], tuple[str, ...], str | None]:
+    """(argv, read-only sandbox binds, problem) of `language`'s kernel, with Python kernels
+    on `python_executable` when one is configured (probing it blocks the first time)."""
+    problem = language.check()
+    if language.name != "python" or not python_executable or problem:
+        return language.argv(), language.sandbox_binds(), problem
+    interpreter = python_interpreter(python_executable)
+    argv = [interpreter.executable, *language.argv()[1:]]
+    return argv, (*language.sandbox_binds(), *interpreter.binds), interpreter.problem
 
 
 def _node_argv() -> list[str]:

@@ -41,6 +41,7 @@ _ETC_FILES = (
     "/etc/localtime",
     "/etc/alternatives",
     "/etc/mime.types",
+    "/etc/fonts",
 )
 _TOP_LEVEL = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _warned_auto = False
