@@ -340,9 +340,10 @@ class Executor {
   _start(cell) {
     const code = String(cell.msg.content.code || "");
     let source = code;
+    let lexical = [];
     if (NEEDS_TRANSFORM.test(code)) {
       const t = transform(code);
-      if (!t.error) source = t.code;
+      if (!t.error) ({ code: source, lexical } = t);
     }
     let script;
     try {
@@ -354,6 +355,7 @@ class Executor {
       this.fail(cell, err);
       return;
     }
+    if (lexical.length) transformModule.claimGlobals(lexical);
     let value;
     try {
       value = script.runInThisContext({ breakOnSigint: true, displayErrors: false });

@@ -138,6 +138,39 @@ function rewriteModuleSyntax(code) {
   return applyEdits(code, edits);
 }
 
+/** Names a cell declares at top level with let/const/class (each becomes a global). */
+function lexicalNames(ast) {
+  const names = [];
+  for (const node of ast.body) {
+    if (node.type === "VariableDeclaration" && node.kind !== "var") {
+      for (const d of node.declarations) patternNames(d.id, names);
+    } else if (node.type === "ClassDeclaration") {
+      names.push(node.id.name);
+    }
+  }
+  return [...new Set(names)];
+}
+
+/**
+ * Make `names` assignable on `target` before a cell declares them. A real `const crypto`
+ * shadows Node's global; as a `var` it would assign through the global's getter-only
+ * accessor (Web Crypto, navigator...) and silently keep the global. Configurable accessor
+ * or read-only globals become plain writable properties; others are left alone.
+ */
+function claimGlobals(names, target = globalThis) {
+  for (const name of names) {
+    const d = Object.getOwnPropertyDescriptor(target, name);
+    if (d && d.configurable && (d.get || d.set || !d.writable)) {
+      Object.defineProperty(target, name, {
+        value: undefined,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    }
+  }
+}
+
 function syncEdits(ast, code) {
   const edits = [];
   for (const node of ast.body) {
@@ -214,8 +247,9 @@ function asyncWrap(ast, code) {
 }
 
 /**
- * Rewrite a cell. Returns {code, async}; on a syntax error returns {code: original, error}
- * so the caller can let V8 report it with its usual message.
+ * Rewrite a cell. Returns {code, async, lexical} (`lexical`: the names to `claimGlobals`
+ * once the code compiles); on a syntax error returns {code: original, error} so the
+ * caller can let V8 report it with its usual message.
  */
 function transform(original) {
   let code = original;
@@ -232,8 +266,9 @@ function transform(original) {
       return { code: original, async: false, error: err2 };
     }
   }
-  if (hasTopLevelAwait(ast)) return { code: asyncWrap(ast, code), async: true };
-  return { code: syncEdits(ast, code), async: false };
+  const lexical = lexicalNames(ast);
+  if (hasTopLevelAwait(ast)) return { code: asyncWrap(ast, code), async: true, lexical };
+  return { code: syncEdits(ast, code), async: false, lexical };
 }
 
 /** Jupyter is_complete: "complete", "incomplete" (needs more lines) or "invalid". */
@@ -265,4 +300,4 @@ function indentFor(code) {
   return /[{([]\s*$/.test(lastLine) ? current + "  " : current;
 }
 
-module.exports = { transform, isComplete, rewriteModuleSyntax, patternNames };
+module.exports = { transform, isComplete, rewriteModuleSyntax, patternNames, claimGlobals };
