@@ -69,10 +69,41 @@ def print_result(result: Any, *, show_result: bool = True) -> None:
 
 
 def _cmd_exec(args: argparse.Namespace) -> int:
+    if not args.json:
+        return _exec(args)
+    # A program reading --json gets JSON for bad input and engine failures too.
+    try:
+        return _exec(args)
+    except (CompanionKernelError, OSError, ValueError) as exc:
+        print(json.dumps(_invalid_request(exc), indent=2))
+        return 2
+
+
+def _invalid_request(exc: BaseException) -> dict[str, Any]:
+    """The `--json` answer when no execution happened: why, in ExecutionResult's terms."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        message = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+    else:
+        message = str(exc)
+    return {"kind": "invalid_request", "error": {"ename": type(exc).__name__, "evalue": message}}
+
+
+def _exec(args: argparse.Namespace) -> int:
     from .config import EngineConfig, PoolConfig
     from .engine import Engine
+    from .languages import canonical_language
+    from .session import _check_code, _check_timeout
 
     code = _read_code(args)
+    # Bad input is answered before any kernel starts.
+    _check_code(code, EngineConfig.model_fields["max_code_bytes"].default)
+    _check_timeout(args.timeout, 1.0)
+    if args.lang is not None:
+        canonical_language(args.lang)
 
     async def run() -> Any:
         pools = {lang: PoolConfig(min_idle=0) for lang in ("python", "javascript", "shell")}
