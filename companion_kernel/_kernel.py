@@ -141,6 +141,11 @@ class KernelHandle(ABC):
         """Why sends to this kernel are being dropped (it stopped reading), else None."""
         return None
 
+    def limits_reached(self) -> frozenset[str]:
+        """Resource limits the kernel ran into so far (`pids`, `memory`), where the
+        sandbox counts them (cgroups); empty when none or unknown. Blocking but cheap."""
+        return frozenset()
+
 
 class ProcessTracker(Protocol):
     """Told about kernel processes as they appear and once they are gone (the reaper)."""
@@ -265,6 +270,24 @@ class LocalKernel(KernelHandle):
     @property
     def stalled(self) -> str | None:
         return self._stalled
+
+    def limits_reached(self) -> frozenset[str]:
+        cgroup = getattr(self._km.provisioner, "cgroup", None) if self._km else None
+        if cgroup is None:
+            return frozenset()
+        # Event counters: `max N` (forks refused) and `oom_kill N` (v1 oom_control, v2 events).
+        files = {
+            "pids": ("pids", ("pids.events",), "max"),
+            "memory": ("memory", ("memory.events", "memory.oom_control"), "oom_kill"),
+        }
+        reached = set()
+        for name, (controller, filenames, key) in files.items():
+            for filename in filenames:
+                for line in (cgroup.read(controller, filename) or "").splitlines():
+                    field, _, count = line.partition(" ")
+                    if field == key and count.strip().isdigit() and int(count) > 0:
+                        reached.add(name)
+        return frozenset(reached)
 
     def _send(self, channel: str, msg: dict[str, Any]) -> None:
         """Queue `msg` without blocking (see `_Outbox`); dropped once the kernel stalled."""

@@ -512,7 +512,8 @@ def _died(kernel: KernelHandle) -> _Outcome:
             ename="KernelDied",
             evalue=(
                 f"the {kernel.language} kernel died during execution "
-                f"({_exit_cause(kernel.exit_status)}); its state is lost. The session gets "
+                f"({_exit_cause(kernel.exit_status, kernel.limits_reached())}); its state is "
+                "lost. The session gets "
                 "a fresh kernel on its next execution, or call restart()."
             ),
         ),
@@ -523,7 +524,7 @@ def _died(kernel: KernelHandle) -> _Outcome:
 # What usually sends each signal to a kernel running under the sandbox's limits.
 _SIGNAL_CAUSES = {
     signal.SIGKILL: "killed: by the memory limit (out of memory), the CPU limit or from outside",
-    signal.SIGABRT: "aborted, most often because it ran out of memory",
+    signal.SIGABRT: "aborted: out of memory, or a thread or process could not be created",
     signal.SIGSEGV: "crashed with a segmentation fault",
     signal.SIGBUS: "crashed with a bus error",
     signal.SIGXCPU: "stopped by the CPU time limit",
@@ -531,7 +532,20 @@ _SIGNAL_CAUSES = {
 }
 
 
-def _exit_cause(status: int | None) -> str:
+# Counted by the kernel's cgroups, so more certain than what a signal suggests.
+_LIMIT_CAUSES = {
+    "memory": "killed by the memory limit (out of memory)",
+    "pids": (
+        "the process/thread limit (Limits.pids) was reached: a thread or process could "
+        "not be created"
+    ),
+}
+
+
+def _exit_cause(status: int | None, limits: frozenset[str] = frozenset()) -> str:
+    reached = "; ".join(_LIMIT_CAUSES[name] for name in ("memory", "pids") if name in limits)
+    if reached:
+        return reached if status is None else f"{reached}; exit status {status}"
     if status is None:
         return "the process exited or crashed"
     # Popen reports signal N as -N; bubblewrap and shells exit with 128 + N instead.
