@@ -102,6 +102,18 @@ _RESTARTED = (
 )
 
 
+# Nobody types into the kernel's terminal: `read` from it would wait for the cell's timeout.
+# Reads from pipes, files and `-u FD` work as before.
+_NO_TERMINAL_READ = r"""read() {
+  if [ -t 0 ] && [[ " $* " != *" -u"* ]]; then
+    echo "read: no input: this shell has no standard input (it runs unattended);" \
+      "pipe or redirect data into read" >&2
+    return 1
+  fi
+  builtin read "$@"
+}"""
+
+
 class _Kernel(bash_kernel_module.BashKernel):
     """bash_kernel that reports a restart of bash as an error with `companion_state_lost`
     and caps each cell's output."""
@@ -112,6 +124,7 @@ class _Kernel(bash_kernel_module.BashKernel):
     def _start_bash(self) -> None:
         super()._start_bash()
         self._bash_starts += 1
+        self.bashwrapper.run_command(_NO_TERMINAL_READ)
 
     def process_output(self, output: str) -> None:
         """bash_kernel's output handler, capped per cell; plain text skips its line parser."""
