@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import httpx2
 import pytest
 from _support import python_engine_config
@@ -156,6 +157,24 @@ class TestHttp:
             used = await bob.call_tool("run_code", {"code": "1", "session_id": sid})
             assert used.is_error and "no open session" in _text(used)
             await alice.call_tool("close_session", {"session_id": sid})
+
+    @pytest.mark.parametrize("mode", ["auto", "legacy"])
+    async def test_cancelling_a_call_interrupts_the_cell(self, http_url: str, mode: str) -> None:
+        async with _client(http_url, TOKEN_A, mode) as client:
+            created = await client.call_tool("create_session", {"language": "python"})
+            assert created.structured_content is not None
+            sid = created.structured_content["session_id"]
+            await client.call_tool("run_code", {"code": "kept = 1", "session_id": sid})
+            with anyio.move_on_after(1.0) as scope:
+                await client.call_tool(
+                    "run_code", {"code": "import time\ntime.sleep(120)", "session_id": sid}
+                )
+            assert scope.cancelled_caught
+            # Without the interrupt this would wait behind the 120 s sleep (and time out).
+            with anyio.fail_after(60):
+                after = await client.call_tool("run_code", {"code": "kept", "session_id": sid})
+            assert _text(after) == "[result]\n1"
+            await client.call_tool("close_session", {"session_id": sid})
 
 
 async def test_non_loopback_without_token_is_refused() -> None:
