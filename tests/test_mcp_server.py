@@ -251,6 +251,23 @@ class TestOwnership:
             second = await client.call_tool("create_session", {"language": "python"})
             assert second.is_error and "limit" in _text(second)
 
+    async def test_idle_sessions_expire(self) -> None:
+        config = python_engine_config(session_idle_timeout_s=1.0)
+        async with (
+            Engine(config) as engine,
+            Client(CompanionMcpServer(engine, McpConfig(engine=engine.config)).mcp) as client,
+        ):
+            created = await client.call_tool("create_session", {"language": "python"})
+            assert created.structured_content is not None
+            sid = created.structured_content["session_id"]
+            with anyio.fail_after(60):
+                while (await client.call_tool("list_sessions", {})).structured_content != {
+                    "sessions": []
+                }:
+                    await anyio.sleep(0.25)
+            expired = await client.call_tool("run_code", {"code": "1", "session_id": sid})
+            assert expired.is_error and "expired" in _text(expired)
+
 
 class TestBadInput:
     async def test_errors_are_results_and_the_server_keeps_serving(
