@@ -97,6 +97,7 @@ class Session:
         self._kernel: KernelHandle | None = None
         self._lock = asyncio.Lock()
         self._pending_state_lost = False
+        self._resident: frozenset[int] = frozenset()
         self._busy = False
         self._current: asyncio.Task[ExecutionResult] | None = None
         self._close_reason: str | None = None
@@ -144,9 +145,23 @@ class Session:
             self._engine._discard_kernel(kernel)
             raise SessionClosed(f"session {self.label} was closed while it started")
         self._kernel = kernel
+        # What the kernel runs when idle: anything beyond it was started by a cell.
+        self._resident = kernel.processes()
         self.state = SessionState.READY
         for hook in self.on_kernel_start:
             await hook(self)
+
+    async def _end_strays(self, kernel: KernelHandle) -> None:
+        """Kill what a cell started beyond the kernel's idle processes: no spinner left
+        eating the CPU quota, no server left listening (unless the session opted in)."""
+        if self.background_processes:
+            return
+        keep = get_language(self.language).resident_children
+        for _ in range(3):  # a process may fork while we kill: a few rounds catch chains
+            strays = kernel.processes() - self._resident
+            if not strays:
+                return
+            await asyncio.to_thread(kernel.kill_strays, strays, keep)
 
     async def restart(self) -> None:
         """Replace the kernel with a fresh one. All state (variables, imports) is lost."""
@@ -335,7 +350,7 @@ class Session:
             state_lost, self._pending_state_lost = self._pending_state_lost, False
             kernel = self._kernel
             assert kernel is not None
-            baseline = None if self.background_processes else kernel.processes()
+            await self._end_strays(kernel)  # started late by the previous cell
             outcome = await run_cell(
                 kernel,
                 code,
@@ -351,13 +366,8 @@ class Session:
             return self._cancelled(started, collector)
         if self.state is SessionState.CLOSED and not outcome.kernel_usable:
             return self._cancelled(started, collector)  # its kernel went with the session
-        if baseline and outcome.kernel_usable:
-            # Nothing a cell started outlives it: no spinner left eating the CPU quota,
-            # no server left listening, unless the session opted in.
-            strays = kernel.processes() - baseline
-            if strays:
-                keep = get_language(self.language).resident_children
-                await asyncio.to_thread(kernel.kill_strays, strays, keep)
+        if outcome.kernel_usable:
+            await self._end_strays(kernel)
         if not outcome.kernel_usable:
             self._drop_kernel_locked(
                 SessionState.DEAD if outcome.status == "died" else SessionState.NEW

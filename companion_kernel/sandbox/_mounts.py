@@ -12,13 +12,18 @@ import contextlib
 import ctypes
 import ctypes.util
 import functools
+import logging
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 __all__ = ["can_mount", "mount_quota_tmpfs", "mounts_under", "remove_tree", "unmount"]
 
+log = logging.getLogger("companion_kernel.sandbox")
+
 _MNT_DETACH = 2
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x2, 0x4, 0x8
 _MOUNTINFO = "/proc/self/mountinfo"
 
 
@@ -74,11 +79,23 @@ def can_mount() -> bool:
     return True
 
 
-def mount_quota_tmpfs(path: str, *, size_bytes: int, inodes: int, uid: int, gid: int) -> None:
-    """Mount a tmpfs capped at ``size_bytes`` and ``inodes`` on ``path`` (raises OSError)."""
+def mount_quota_tmpfs(
+    path: str,
+    *,
+    size_bytes: int,
+    inodes: int,
+    uid: int,
+    gid: int,
+    executable: bool = True,
+    source: str = "companion-workspace",
+) -> None:
+    """Mount a tmpfs capped at ``size_bytes`` and ``inodes`` on ``path`` (raises OSError).
+
+    Always nosuid and nodev; ``executable=False`` adds noexec.
+    """
     opts = f"size={size_bytes},nr_inodes={inodes},mode=0700,uid={uid},gid={gid}"
-    flags = 0x2 | 0x4  # MS_NOSUID | MS_NODEV: scripts and binaries in the workspace may run
-    rc = _libc().mount(b"companion-workspace", os.fsencode(path), b"tmpfs", flags, opts.encode())
+    flags = _MS_NOSUID | _MS_NODEV | (0 if executable else _MS_NOEXEC)
+    rc = _libc().mount(source.encode(), os.fsencode(path), b"tmpfs", flags, opts.encode())
     if rc != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"cannot mount a tmpfs on {path}: {os.strerror(err)}")
@@ -93,4 +110,13 @@ def remove_tree(path: str | os.PathLike[str]) -> None:
         return
     for point in mounts_under(path):
         unmount(point)
-    shutil.rmtree(path, ignore_errors=True)
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    except RecursionError:
+        # A kernel can nest directories deeper than Python's recursion limit (3.11's
+        # rmtree recurses); rm walks iteratively and never follows symlinks.
+        subprocess.run(
+            ["rm", "-rf", "--one-file-system", "--", os.fspath(path)], check=False, timeout=300
+        )
+    if os.path.lexists(path):
+        log.warning("could not remove %s completely", path)

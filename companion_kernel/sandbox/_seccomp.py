@@ -111,7 +111,9 @@ NAMESPACE_FLAGS: Mapping[str, int] = {
 """``clone`` flags refused: a kernel may start processes and threads, not namespaces."""
 
 _ENOSYS = frozenset({"clone3", "io_uring_setup"})
-_TIOCSTI, _TIOCLINUX = 0x5412, 0x541C  # ioctls that type into, or control, a terminal
+# ioctls that type into a terminal, control the console, or switch a tty's line
+# discipline (rarely used disciplines have a history of kernel bugs).
+_TIOCSTI, _TIOCLINUX, _TIOCSETD = 0x5412, 0x541C, 0x5423
 _AF_VSOCK = 40  # virtual machine sockets are not part of the network namespace
 
 
@@ -147,7 +149,7 @@ def compile_filter() -> bytes:
         filt.add_rule(sc.ERRNO(code), name)
     for flag in NAMESPACE_FLAGS.values():
         filt.add_rule(sc.ERRNO(errno.EPERM), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
-    for request in (_TIOCSTI, _TIOCLINUX):
+    for request in (_TIOCSTI, _TIOCLINUX, _TIOCSETD):
         filt.add_rule(sc.ERRNO(errno.EPERM), "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, request))
     filt.add_rule(sc.ERRNO(errno.EAFNOSUPPORT), "socket", sc.Arg(0, sc.EQ, _AF_VSOCK))
     with tempfile.TemporaryFile() as out:

@@ -13,11 +13,13 @@ and start it with ``AsyncKernelManager(transport="ipc", ip="<runtime dir>/kernel
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from typing import Any
@@ -62,6 +64,10 @@ PROVISIONER_NAME = "companion-bwrap-provisioner"
 """The entry-point name kernel specs use to select this provisioner."""
 
 _SUN_PATH_MAX = 107  # bytes in sockaddr_un.sun_path, minus the NUL
+_OUTPUT_TAIL = 16 * 1024  # bytes of a kernel's own stdout/stderr kept for diagnostics
+# The sockets directory holds a handful of socket files: a tiny tmpfs keeps a cell from
+# using it as uncapped host disk (or nesting directories without end) when we are root.
+_IPC_TMPFS_BYTES, _IPC_TMPFS_INODES = 1024 * 1024, 64
 _swept = False
 
 
@@ -133,6 +139,9 @@ class BubblewrapProvisioner(LocalProvisioner):
         """How each limit is enforced for this kernel, e.g. ``{"pids": "pids cgroup v1"}``."""
         self._own_workdir = False
         self._quota_mount: str | None = None
+        self._ipc_mount: str | None = None
+        self._output = bytearray()
+        self._output_fd: int | None = None
         self._ipc_dir: str | None = None
         self._fds: list[int] = []
 
@@ -201,8 +210,16 @@ class BubblewrapProvisioner(LocalProvisioner):
         """Start the wrapped command; the pid tracked is bubblewrap's (or the wrapper's)."""
         if self._fds:
             kwargs["pass_fds"] = tuple(self._fds)
+        # Never hand the engine's own stdio to a kernel: a cell could read the user's
+        # terminal or rewrite the engine's log through them. Its output goes to a pipe we
+        # drain into a small tail kept for diagnostics.
+        kwargs["stdin"] = subprocess.DEVNULL
+        kwargs["stdout"] = subprocess.PIPE
+        kwargs["stderr"] = subprocess.STDOUT
         try:
-            return await super().launch_kernel(cmd, **kwargs)
+            info = await super().launch_kernel(cmd, **kwargs)
+            self._drain_output()
+            return info
         except BaseException:
             await self._release(restart=False)
             raise
@@ -244,6 +261,18 @@ class BubblewrapProvisioner(LocalProvisioner):
         if getattr(km, "_connection_file_written", False):
             km.cleanup_connection_file()  # it names the old socket paths
         km.ip = new_ip
+        identity = self.host_identity
+        if identity is not None:
+            _mounts.mount_quota_tmpfs(
+                self._ipc_dir,
+                size_bytes=_IPC_TMPFS_BYTES,
+                inodes=_IPC_TMPFS_INODES,
+                uid=identity[0],
+                gid=identity[1],
+                executable=False,
+                source="companion-ipc",
+            )
+            self._ipc_mount = self._ipc_dir
 
     def _prepare_workdir(self, cwd: str | None) -> None:
         if self.host_workdir is not None:
@@ -297,7 +326,8 @@ class BubblewrapProvisioner(LocalProvisioner):
             return
         uid, gid = identity
         assert self._ipc_dir is not None and self.host_workdir is not None
-        os.chown(self._ipc_dir, uid, gid)
+        if self._ipc_mount is None:
+            os.chown(self._ipc_dir, uid, gid)
         os.chown(km.connection_file, uid, gid)
         os.chmod(km.connection_file, 0o400)
         if self._quota_mount is None:
@@ -521,6 +551,46 @@ class BubblewrapProvisioner(LocalProvisioner):
         await super().cleanup(restart=restart)
         await self._release(restart=restart)
 
+    @property
+    def output_tail(self) -> str:
+        """The last few KiB the kernel process wrote to its stdout/stderr."""
+        return self._output.decode("utf-8", "replace")
+
+    def _drain_output(self) -> None:
+        stream = self.process.stdout if self.process is not None else None
+        if stream is None:
+            return
+        fd = stream.fileno()
+        os.set_blocking(fd, False)
+        self._output_fd = fd
+        asyncio.get_running_loop().add_reader(fd, self._read_output)
+
+    def _read_output(self) -> None:
+        fd = self._output_fd
+        if fd is None:
+            return
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._stop_draining()
+            return
+        self._output += chunk
+        del self._output[: max(0, len(self._output) - _OUTPUT_TAIL)]
+
+    def _stop_draining(self) -> None:
+        fd, self._output_fd = self._output_fd, None
+        if fd is None:
+            return
+        with contextlib.suppress(RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_reader(fd)
+        if self.process is not None and self.process.stdout is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdout.close()
+
     def _close_fds(self) -> None:
         for fd in self._fds:
             with contextlib.suppress(OSError):
@@ -539,13 +609,14 @@ class BubblewrapProvisioner(LocalProvisioner):
                 )
         if restart:
             return
+        self._stop_draining()
         if self._quota_mount is not None:
             _mounts.unmount(self._quota_mount)
             self._quota_mount = None
         if self._ipc_dir is not None:
-            shutil.rmtree(self._ipc_dir, ignore_errors=True)
-            self._ipc_dir = None
+            await asyncio.to_thread(_mounts.remove_tree, self._ipc_dir)
+            self._ipc_dir = self._ipc_mount = None
         if self._own_workdir and self.host_workdir is not None:
-            shutil.rmtree(self.host_workdir, ignore_errors=True)
+            await asyncio.to_thread(_mounts.remove_tree, self.host_workdir)
             self.host_workdir = None
             self._own_workdir = False

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from jupyter_client.provisioning import KernelProvisionerFactory
@@ -345,3 +346,25 @@ class TestHostIdentityArgv:
             assert f"--perms 0755 --dir {parent} " in text
         assert text.index("--dir /opt/a/b ") < text.index("--ro-bind /opt/a/b/venv")
         assert "--dir /tmp " not in text  # never re-create (and chmod) our own tmpfs
+
+
+class TestRemoveTree:
+    def test_trees_deeper_than_the_recursion_limit_are_removed(self, tmp_path: Path) -> None:
+        from companion_kernel.sandbox import remove_tree
+
+        root = tmp_path / "deep"
+        fd = os.open(tmp_path, os.O_RDONLY)
+        try:
+            os.mkdir("deep", dir_fd=fd)
+            for _ in range(sys.getrecursionlimit() + 100):
+                nxt = os.open("deep" if _ == 0 else "d", os.O_RDONLY, dir_fd=fd)
+                os.close(fd)
+                fd = nxt
+                os.mkdir("d", dir_fd=fd)
+        finally:
+            os.close(fd)
+        (tmp_path / "outside").write_text("keep")
+        os.symlink(tmp_path / "outside", root / "link")
+        remove_tree(root)
+        assert not root.exists()
+        assert (tmp_path / "outside").read_text() == "keep"  # symlinks are not followed
