@@ -37,8 +37,8 @@ _IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 def _decode(value: Any) -> bytes | None:
     if not isinstance(value, str):
         return None
-    try:
-        return base64.b64decode(value)
+    try:  # Jupyter may wrap base64 in lines
+        return base64.b64decode("".join(value.split()), validate=True)
     except (binascii.Error, ValueError):
         return None
 
