@@ -27,6 +27,7 @@ GROUPS = (
     "detection",
     "tools",
     "bridge",
+    "interpreter",
 )
 
 
