@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -213,3 +214,52 @@ async def test_unsandboxed_kernels_get_no_host_secrets(monkeypatch: pytest.Monke
     assert "CK_TEST_API_TOKEN" not in env
     assert secret not in text
     assert env.get("LC_ALL") == "C.UTF-8" and "PATH" in env
+
+
+_SIGTERM_ENGINE = """
+import asyncio, json
+from companion_kernel import Engine, EngineConfig, PoolConfig
+
+async def main():
+    cfg = EngineConfig(languages=("python",), isolation="require", policy="off",
+                       pools={"python": PoolConfig(min_idle=1)})
+    async with Engine(cfg) as engine:
+        await engine.wait_ready()
+        s = await engine.create_session("python")
+        ran = asyncio.Event()
+        cell = asyncio.ensure_future(s.execute(
+            "import time\\nprint('x', flush=True)\\ntime.sleep(600)",
+            on_stdout=lambda _: ran.set()))
+        await asyncio.wait_for(ran.wait(), 120)
+        await engine.wait_ready()  # the refill too
+        pids = [p for k in engine.pool("python").kernels() for p in k.pids]
+        print(json.dumps([pids, str(engine._reaper.runtime_dir)]), flush=True)
+        await cell
+asyncio.run(main())
+"""
+
+
+def test_sigterm_to_a_sandboxed_engine_leaves_no_kernel_cgroup_or_directory() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", _SIGTERM_ENGINE],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as engine:
+        try:
+            assert engine.stdout is not None and engine.stderr is not None
+            line = engine.stdout.readline()
+            assert line, engine.stderr.read()
+            pids, runtime = json.loads(line)
+            tree = [p for pid in pids for p in process_tree(pid)]
+            assert len(pids) == 2 and cgroup_dirs_of(engine.pid) != []
+            engine.send_signal(signal.SIGTERM)
+            status = engine.wait(60)
+            stderr = engine.stderr.read()
+        finally:
+            if engine.poll() is None:
+                engine.kill()
+    assert status == -signal.SIGTERM, stderr
+    assert alive(tree) == []
+    assert cgroup_dirs_of(engine.pid) == []  # removed by the engine itself, not a later sweep
+    assert not os.path.exists(runtime)
