@@ -84,7 +84,7 @@ def _kill_strays(runtime_dir: Path) -> None:
     """
     import psutil
 
-    marker = str(runtime_dir)
+    marker = str(runtime_dir) + os.sep
     try:
         children = psutil.Process().children(recursive=True)
     except psutil.Error:
@@ -565,6 +565,7 @@ class Engine:
         started = time.monotonic()
         lang = await self._resolve_language_off_loop(text, language)
         rejected = await self._validate(text, lang, policy)
+        self._check_open()  # closed while the validator ran (it then stops early)
         if rejected is not None:  # no kernel is even acquired for rejected code
             rejected.duration_s = time.monotonic() - started
             return rejected

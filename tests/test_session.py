@@ -118,7 +118,7 @@ async def test_dead_kernel_reported_promptly_and_session_recovers(
     async with engine.session() as s:
         await s.execute("y = 1")
         r = await s.execute(code, timeout=60)
-        assert r.status == "died"
+        assert r.status == "died" and r.state_lost and s.restarts == 1
         assert "died" in r.error.evalue
         # Far below the 60 s timeout: death is detected from the process, not the deadline.
         assert r.duration_s < 30
