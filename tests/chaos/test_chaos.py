@@ -369,14 +369,20 @@ async def test_fork_bomb_is_contained_and_leaves_no_process(
     spawned, failure = last_json(result)
     # The pids cgroup (threads count too) stopped it well before the loop's bound.
     assert failure == "EAGAIN" and 0 < spawned < LIMITS.pids
-    # The children are alive and findable by their mark (so the check below can fail).
-    for _ in range(100):
-        if len(marked_processes()) == spawned:
-            break
-        await asyncio.sleep(0.05)
-    assert len(marked_processes()) == spawned
-    tree = kernel_tree(session)
-    await session.close()
+    # What the cell left behind is killed when it ends.
+    assert not marked_processes()
+    # A session that keeps background processes keeps them until it closes.
+    async with engine.session(session.language, background_processes=True) as keeper:
+        result = await ok(keeper, case, timeout=DEATH_TIMEOUT_S)
+        spawned, failure = last_json(result)
+        assert failure == "EAGAIN" and 0 < spawned < LIMITS.pids
+        # The children are alive and findable by their mark (so the check below can fail).
+        for _ in range(100):
+            if len(marked_processes()) == spawned:
+                break
+            await asyncio.sleep(0.05)
+        assert len(marked_processes()) == spawned
+        tree = kernel_tree(keeper)
     assert not await wait_until_gone(tree)
     assert not marked_processes()
     await settled(engine)
