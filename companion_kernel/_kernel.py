@@ -119,6 +119,22 @@ class KernelHandle(ABC):
         """Host pids of the kernel's whole process tree now (empty when unknown)."""
         return frozenset()
 
+    @property
+    def workspace(self) -> Path | None:
+        """Host directory the kernel sees as /workspace (None for remote kernels)."""
+        return None
+
+    @property
+    def workspace_owner(self) -> tuple[int, int] | None:
+        """(uid, gid) that files written into the workspace should belong to, or None."""
+        return None
+
+    def release_workspace(self, dest: Path) -> Path | None:
+        """Move the kernel's own workspace to ``dest`` and stop owning it (shutdown then
+        leaves it alone); returns where it is now, or None without a local workspace.
+        Blocking: run it in a thread."""
+        return None
+
     def kill_strays(self, pids: Iterable[int], keep: tuple[str, ...] = ()) -> int:
         """SIGKILL ``pids`` (processes of the kernel's tree a cell left behind), except
         direct children of the kernel process named in ``keep``, and wait briefly for
@@ -178,10 +194,13 @@ class LocalKernel(KernelHandle):
         runtime_dir: Path,
         tracker: ProcessTracker | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        workspace: Path | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.language = language
         self._dir = runtime_dir / self.id
+        # A workspace given here belongs to someone else (a session): bound, never removed.
+        self._workspace = workspace
         # A callable gets this kernel's working directory (a sandbox binds it per kernel).
         self._spec = spec if isinstance(spec, KernelSpec) else spec(self.workdir)
         self._km: AsyncKernelManager | None = None
@@ -196,8 +215,30 @@ class LocalKernel(KernelHandle):
 
     @property
     def workdir(self) -> Path:
-        """This kernel's private working directory (removed at shutdown)."""
-        return self._dir / "work"
+        """The host directory the kernel sees as its working directory (/workspace)."""
+        return self._workspace if self._workspace is not None else self._dir / "work"
+
+    @property
+    def workspace(self) -> Path | None:
+        return self.workdir
+
+    @property
+    def workspace_owner(self) -> tuple[int, int] | None:
+        provisioner = self._km.provisioner if self._km is not None else None
+        return getattr(provisioner, "host_identity", None)
+
+    def release_workspace(self, dest: Path) -> Path | None:
+        if self._workspace is not None:
+            return self._workspace
+        from .sandbox._mounts import move_tree
+
+        move_tree(self.workdir, dest)
+        provisioner = self._km.provisioner if self._km is not None else None
+        release = getattr(provisioner, "release_workdir", None)
+        if release is not None:
+            release(str(dest))
+        self._workspace = dest
+        return dest
 
     async def start(self, timeout: float) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)

@@ -14,9 +14,9 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import Future
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_client.kernelspec import KernelSpec
@@ -146,6 +146,9 @@ def _short_temp_dir() -> str | None:
         if os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
             return candidate
     return None
+
+
+_COLLECT_MAX_BYTES = 64 * 1024 * 1024  # files returned by one `execute(collect=...)`
 
 
 class Engine:
@@ -294,8 +297,20 @@ class Engine:
 
         return resolve_isolation(self.config.isolation)
 
-    def kernel_spec(self, language: str, workdir: Path | None = None) -> KernelSpec:
-        """The kernel spec the engine launches for `language` (sandboxed when enabled)."""
+    def kernel_spec(
+        self,
+        language: str,
+        workdir: Path | None = None,
+        *,
+        fresh: bool = True,
+        attached: bool = False,
+        read_only: bool = False,
+    ) -> KernelSpec:
+        """The kernel spec the engine launches for `language` (sandboxed when enabled).
+
+        `workdir` is bound at /workspace: a `fresh` one (made for this kernel) gets the
+        workspace quota; an `attached` one belongs to the caller and is bound as it is.
+        """
         lang = get_language(language)
         argv, binds, _ = kernel_command(lang, self.config.python_executable)
         spec: dict[str, Any] = {
@@ -315,22 +330,38 @@ class Engine:
                 isolate=bool(self._sandboxed),
                 limits=self.config.limits,
                 workdir=str(workdir) if workdir is not None else None,
-                workspace_quota=workdir is not None,
+                workspace_quota=workdir is not None and fresh and not attached,
+                attached_workdir=attached,
+                workdir_readonly=read_only,
                 ro_binds=binds,
             )
             spec["interrupt_mode"] = "message"
             spec["metadata"] = kernel_spec_metadata(sandbox)
         return KernelSpec(**spec)
 
-    def _new_kernel(self, language: str) -> KernelHandle:
+    def _new_kernel(
+        self,
+        language: str,
+        workspace: Path | None = None,
+        *,
+        attached: bool = False,
+        read_only: bool = False,
+    ) -> KernelHandle:
         assert self._reaper is not None
         _, _, problem = kernel_command(get_language(language), self.config.python_executable)
         if problem is not None:
             return _UnavailableKernel(language, problem)
         return LocalKernel(
             language,
-            lambda workdir: self.kernel_spec(language, workdir=workdir),
+            lambda workdir: self.kernel_spec(
+                language,
+                workdir=workdir,
+                fresh=workspace is None,
+                attached=attached,
+                read_only=read_only,
+            ),
             self._reaper.runtime_dir,
+            workspace=workspace,
             tracker=self._reaper,
             # Room for a stream chunk the in-kernel cap lets through (2x the cap in
             # characters, up to 4 bytes each); anything bigger can never be kept anyway.
@@ -371,6 +402,22 @@ class Engine:
     async def _acquire_kernel(self, language: str) -> KernelHandle:
         return await self.pool(language).acquire()
 
+    async def _start_kernel_for(
+        self, language: str, workspace: Path, *, attached: bool, read_only: bool
+    ) -> KernelHandle:
+        """A kernel started for one session, bound to that session's workspace (a cold
+        start: warm kernels have workspaces of their own). It counts as in use."""
+        return await self.pool(language).start_dedicated(
+            lambda: self._new_kernel(
+                language, workspace, attached=attached, read_only=read_only
+            )
+        )
+
+    def _session_workspace(self, session_id: str) -> Path:
+        """Where a session's workspace lives once it owns it."""
+        assert self._reaper is not None
+        return self._reaper.runtime_dir / "sessions" / session_id / "workspace"
+
     def _discard_kernel(self, kernel: KernelHandle) -> None:
         pool = self._pools.get(kernel.language)
         if pool is not None:
@@ -393,12 +440,21 @@ class Engine:
         timeout: float | None = None,
         tools: ToolAccess | None = None,
         background_processes: bool = False,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        workspace: str | os.PathLike[str] | None = None,
+        workspace_readonly: bool = False,
+        keep_workspace: bool = False,
     ) -> Session:
         """A new stateful session (an async context manager; the kernel comes on first use).
 
         `tools` sets which host tools the session's code may call (default: the engine's).
         Processes a cell starts are killed when the cell ends, unless
-        `background_processes` is True.
+        `background_processes` is True. `env` and `cwd` are applied in every kernel of
+        the session. The session's workspace (``session.files``, the kernel's
+        /workspace) survives restarts and kernel deaths and is removed at close, unless
+        `keep_workspace`; `workspace=path` attaches an existing host directory instead
+        (read-only with `workspace_readonly`), never removed.
         """
         self._check_open()
         lang = canonical_language(language or self.config.default_language)
@@ -415,6 +471,11 @@ class Engine:
             policy=policy,
             timeout=timeout,
             background_processes=background_processes,
+            env=env,
+            cwd=cwd,
+            workspace=workspace,
+            workspace_readonly=workspace_readonly,
+            keep_workspace=keep_workspace,
         )
         if self._bridge is not None:
             self._bridge.attach(session, tools)
@@ -422,24 +483,10 @@ class Engine:
         return session
 
     async def create_session(
-        self,
-        language: str | None = None,
-        *,
-        name: str | None = None,
-        policy: Any = None,
-        timeout: float | None = None,
-        tools: ToolAccess | None = None,
-        background_processes: bool = False,
+        self, language: str | None = None, **options: Any
     ) -> Session:
-        """Create a session and acquire its kernel now."""
-        session = self.session(
-            language,
-            name=name,
-            policy=policy,
-            timeout=timeout,
-            tools=tools,
-            background_processes=background_processes,
-        )
+        """Create a session and acquire its kernel now (options as for `session`)."""
+        session = self.session(language, **options)
         try:
             return await session.start()
         except BaseException:
@@ -545,6 +592,8 @@ class Engine:
         session: Session | str | None = None,
         timeout: float | None = None,
         policy: Any = None,
+        files: Mapping[str, bytes | str] | None = None,
+        collect: Sequence[str] | None = None,
         **callbacks: Any,
     ) -> ExecutionResult:
         """Run `code` and return its `ExecutionResult`.
@@ -552,6 +601,9 @@ class Engine:
         With `session` (a `Session`, its id or its name) the code runs there and state is
         kept. Without, it runs in a fresh pooled kernel that is discarded afterwards.
         When `language` is None it is taken from the session or detected from the code.
+        `files` ({relative path: content}) are written into the workspace first; the
+        workspace files matching any glob in `collect` come back in `result.files`
+        (at most 64 MiB in all; read bigger files through a session's `files`).
         """
         self._check_open()
         if session is not None:
@@ -560,7 +612,11 @@ class Engine:
                 raise InvalidRequest(
                     f"session {target.label} runs {target.language}, not {language}"
                 )
-            return await target.execute(code, timeout=timeout, policy=policy, **callbacks)
+            if not (files or collect):
+                return await target.execute(code, timeout=timeout, policy=policy, **callbacks)
+            return await self._execute_with_files(
+                target, code, files, collect, timeout=timeout, policy=policy, **callbacks
+            )
         text = _check_code(code, self.config.max_code_bytes)
         started = time.monotonic()
         lang = await self._resolve_language_off_loop(text, language)
@@ -571,10 +627,38 @@ class Engine:
             return rejected
         one_shot = self.session(lang)
         try:
-            result = await one_shot.execute(text, timeout=timeout, validate=False, **callbacks)
+            if files or collect:
+                await one_shot.start()
+                result = await self._execute_with_files(
+                    one_shot, text, files, collect, timeout=timeout, validate=False, **callbacks
+                )
+            else:
+                result = await one_shot.execute(text, timeout=timeout, validate=False, **callbacks)
         finally:
             await one_shot.close()
         result.session_id = None
+        return result
+
+    async def _execute_with_files(
+        self,
+        session: Session,
+        code: str | bytes,
+        files: Mapping[str, bytes | str] | None,
+        collect: Sequence[str] | None,
+        **kwargs: Any,
+    ) -> ExecutionResult:
+        if isinstance(collect, str):
+            raise InvalidRequest("collect takes a list of glob patterns, e.g. ['*.png']")
+        if session.workspace is None:
+            await session.start()
+        for path, data in (files or {}).items():
+            parent = str(PurePosixPath(path).parent)
+            if parent != ".":
+                await session.files.mkdir(parent)
+            await session.files.write(path, data)
+        result = await session.execute(code, **kwargs)
+        if collect:
+            result.files = await session.files.collect(collect, max_bytes=_COLLECT_MAX_BYTES)
         return result
 
     async def call_tool(

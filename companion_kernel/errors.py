@@ -13,6 +13,10 @@ CompanionKernelError
 ├── SessionError
 │   ├── SessionClosed           the session was closed; open a new one
 │   └── SessionNotFound         no session with that id or name
+├── WorkspaceError
+│   ├── WorkspacePathError      the path is absolute, climbs out or crosses a symlink
+│   ├── WorkspaceFileNotFound   no such file or directory in the workspace
+│   └── WorkspaceFull           the file or workspace limit would be exceeded
 ├── ExecutionTimeout            a synchronous helper gave up waiting
 ├── SandboxError
 │   └── SandboxUnavailable      isolation was required but bubblewrap cannot run here
@@ -53,6 +57,10 @@ __all__ = [
     "ToolPermissionError",
     "ToolTimeout",
     "UnknownLanguage",
+    "WorkspaceError",
+    "WorkspaceFileNotFound",
+    "WorkspaceFull",
+    "WorkspacePathError",
 ]
 
 
@@ -105,6 +113,22 @@ class SessionNotFound(SessionError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class WorkspaceError(CompanionKernelError):
+    """A file operation on a session's workspace failed."""
+
+
+class WorkspacePathError(WorkspaceError, ValueError):
+    """The path is absolute, climbs out of the workspace, or crosses a symlink."""
+
+
+class WorkspaceFileNotFound(WorkspaceError, FileNotFoundError):
+    """No such file or directory in the workspace."""
+
+
+class WorkspaceFull(WorkspaceError, OSError):
+    """The per-file limit or the workspace quota would be exceeded; nothing was left behind."""
 
 
 class ExecutionTimeout(CompanionKernelError, TimeoutError):

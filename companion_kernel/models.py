@@ -6,7 +6,14 @@ import base64
 import binascii
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+)
 
 from .charts import CHART_MIME, Chart
 from .validation.report import Violation
@@ -25,6 +32,22 @@ __all__ = [
 ]
 
 ExecutionStatus = Literal["ok", "error", "timeout", "rejected", "died", "cancelled"]
+
+
+def _from_base64(value: Any) -> Any:
+    return base64.b64decode(value, validate=True) if isinstance(value, str) else value
+
+
+def _to_base64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+FileBytes = Annotated[
+    bytes,
+    BeforeValidator(_from_base64),
+    PlainSerializer(_to_base64, return_type=str, when_used="json"),
+]
+"""File content: bytes in Python, base64 text in JSON."""
 
 
 class _Model(BaseModel):
@@ -194,6 +217,9 @@ class ExecutionResult(_Model):
     """Validator findings (set when status is `rejected`)."""
     session_id: str | None = None
     """The session that ran it (None for a one-shot execution)."""
+    files: dict[str, FileBytes] = Field(default_factory=dict)
+    """Workspace files the caller asked to `collect` (relative path -> content; base64
+    in JSON)."""
 
     @property
     def ok(self) -> bool:

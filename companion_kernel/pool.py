@@ -244,6 +244,28 @@ class KernelPool:
         self._idle.append(kernel)
         self._notify()
 
+    async def start_dedicated(self, factory: Callable[[], KernelHandle]) -> KernelHandle:
+        """Start one kernel from `factory` for immediate exclusive use (not from the warm
+        set: e.g. a kernel bound to a session's own workspace). `discard()` it as usual."""
+        if self._closed:
+            raise EngineClosed(f"the {self.language} pool is closed")
+        kernel = factory()
+        try:
+            await kernel.start(self.config.start_timeout_s)
+            if self._on_start is not None:
+                self._on_start(kernel)
+            if self._prepare is not None:
+                await self._prepare(kernel)
+        except BaseException:
+            await kernel.shutdown(now=True)
+            raise
+        if self._closed:
+            await kernel.shutdown(now=True)
+            raise EngineClosed(f"the {self.language} pool is closed")
+        self._started_total += 1
+        self._in_use.add(kernel)
+        return kernel
+
     def _notify(self) -> None:
         # Wake every waiter once; later waiters wait on a fresh event.
         self._changed.set()

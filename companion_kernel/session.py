@@ -5,18 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import json
+import os
+import re
+import shlex
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._kernel import KernelHandle
 from ._messages import OutputCollector
-from .errors import InvalidRequest, SessionClosed
+from .errors import InvalidRequest, SessionClosed, SessionError
 from .languages import get_language
 from .models import ErrorInfo, ExecutionEvent, ExecutionResult, Output, StreamOutput
+from .sandbox._mounts import remove_tree
+from .workspace import WorkspaceFiles
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -75,6 +82,11 @@ class Session:
         policy: Any = None,
         timeout: float | None = None,
         background_processes: bool = False,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        workspace: str | os.PathLike[str] | None = None,
+        workspace_readonly: bool = False,
+        keep_workspace: bool = False,
     ) -> None:
         self.id: str = uuid.uuid4().hex
         """Unique id; `engine.get_session(id)` finds the session again."""
@@ -88,6 +100,26 @@ class Session:
         """Default execution timeout for this session (None: the engine's)."""
         self.background_processes: bool = background_processes
         """Keep processes a cell started after the cell ends (default: they are killed)."""
+        self.env: dict[str, str] = _check_env(env or {})
+        """Environment variables set in every kernel of this session."""
+        self.cwd: str | None = _check_cwd(cwd)
+        """Working directory of the session's kernels, relative to the workspace (or
+        absolute inside the sandbox), created if missing; None: the workspace itself."""
+        self.workspace: Path | None = None
+        """Host directory of the session's workspace (the kernel's /workspace): set once
+        the first kernel comes, kept across kernel replacements, removed at close unless
+        attached or kept."""
+        self.keep_workspace: bool = keep_workspace
+        """Leave the workspace on disk when the session closes."""
+        self._workspace_attached = workspace is not None
+        self._workspace_readonly = workspace_readonly
+        if workspace is not None:
+            path = Path(workspace).resolve()
+            if not path.is_dir():
+                raise InvalidRequest(f"workspace {str(workspace)!r} is not a directory")
+            self.workspace = path
+        elif workspace_readonly:
+            raise InvalidRequest("workspace_readonly needs an attached workspace=path")
         self.created_at: float = time.time()
         self.last_used: float = time.monotonic()
         self.state: SessionState = SessionState.NEW
@@ -140,10 +172,33 @@ class Session:
         if self._kernel is not None:
             self._engine._discard_kernel(self._kernel)
             self._kernel = None
-        kernel = await self._engine._acquire_kernel(self.language)
+        if self.workspace is None:
+            # The first kernel is a warm one; its workspace becomes the session's.
+            kernel = await self._engine._acquire_kernel(self.language)
+            try:
+                self.workspace = await asyncio.to_thread(
+                    kernel.release_workspace, self._engine._session_workspace(self.id)
+                )
+            except BaseException:
+                self._engine._discard_kernel(kernel)
+                raise
+        else:
+            # Later kernels (and any kernel of an attached workspace) are started bound
+            # to the session's workspace, so files survive restarts and deaths.
+            kernel = await self._engine._start_kernel_for(
+                self.language,
+                self.workspace,
+                attached=self._workspace_attached,
+                read_only=self._workspace_readonly,
+            )
         if self.state is SessionState.CLOSED:  # closed while the kernel was coming
             self._engine._discard_kernel(kernel)
             raise SessionClosed(f"session {self.label} was closed while it started")
+        if self.env or self.cwd:
+            failed = await run_setup_cell(kernel, _setup_code(self.language, self.env, self.cwd))
+            if failed:
+                self._engine._discard_kernel(kernel)
+                raise InvalidRequest(f"could not apply the session's env/cwd: {failed}")
         self._kernel = kernel
         # What the kernel runs when idle: anything beyond it was started by a cell.
         self._resident = kernel.processes()
@@ -204,6 +259,28 @@ class Session:
         if kernel is not None:
             self._engine._discard_kernel(kernel)
         self._engine._forget_session(self)
+        if self.workspace is not None and not (self._workspace_attached or self.keep_workspace):
+            await asyncio.to_thread(remove_tree, self.workspace.parent)
+
+    @property
+    def files(self) -> WorkspaceFiles:
+        """File operations on the session's workspace (write, read, stream, list, ...).
+
+        Available once the session has started (``async with`` or ``start()``).
+        """
+        if self.workspace is None:
+            raise SessionError(
+                f"session {self.label} has no workspace yet: start it first "
+                "(`async with engine.session(...)` or `await session.start()`)"
+            )
+        kernel = self._kernel
+        limits = self._engine.config.limits
+        return WorkspaceFiles(
+            self.workspace,
+            owner=None if self._workspace_attached or kernel is None else kernel.workspace_owner,
+            max_file_bytes=limits.fsize_mb * 1024 * 1024 if limits.fsize_mb else None,
+            read_only=self._workspace_readonly,
+        )
 
     @property
     def closed(self) -> bool:
@@ -448,6 +525,49 @@ async def run_cell(
         # Set by our shell kernel when bash exited or was killed and had to be restarted.
         state_lost=content.get("companion_state_lost") is True,
     )
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_env(env: Mapping[str, str]) -> dict[str, str]:
+    out = {}
+    for name, value in env.items():
+        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
+            raise InvalidRequest(f"environment variable name {name!r} is not a valid name")
+        if not isinstance(value, str) or "\0" in value:
+            raise InvalidRequest(f"environment variable {name} must be a string without NUL")
+        out[name] = value
+    return out
+
+
+def _check_cwd(cwd: str | None) -> str | None:
+    if cwd is None:
+        return None
+    if not isinstance(cwd, str) or not cwd or "\0" in cwd:
+        raise InvalidRequest(f"cwd must be a non-empty path, not {cwd!r}")
+    return cwd
+
+
+def _setup_code(language: str, env: Mapping[str, str], cwd: str | None) -> str:
+    """A cell that sets the session's environment and working directory in a kernel."""
+    values = json.dumps(dict(env))
+    where = json.dumps(cwd) if cwd is not None else None
+    if language == "python":
+        code = f"import os as _o\n_o.environ.update({values})\n"
+        if where:
+            code += f"_o.makedirs({where}, exist_ok=True)\n_o.chdir({where})\n"
+        return code + "del _o\n"
+    if language == "javascript":
+        code = f"Object.assign(process.env, {values});\n"
+        if where:
+            code += f"require('fs').mkdirSync({where}, {{recursive: true}});\n"
+            code += f"process.chdir({where});\n"
+        return code
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+    if cwd is not None:
+        lines.append(f"mkdir -p -- {shlex.quote(cwd)} && cd -- {shlex.quote(cwd)}")
+    return "\n".join(lines) + "\n"
 
 
 async def run_setup_cell(

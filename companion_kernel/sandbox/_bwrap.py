@@ -150,6 +150,8 @@ class BwrapPlan:
     """Single files bound read-only on top of everything else (the connection file)."""
     workdir: str | None = None
     """Host working directory, bound read-write at SANDBOX_WORKDIR."""
+    workdir_readonly: bool = False
+    """Bind the working directory read-only instead."""
     tmpfs_bytes: int | None = None
     """Size cap of each tmpfs mount; None for the kernel's default (half of RAM)."""
     disable_userns: bool = True
@@ -250,7 +252,8 @@ def bwrap_argv(bwrap: str, plan: BwrapPlan) -> list[str]:
             host_bound.append(path)
             made.add(path)
     if plan.workdir is not None:
-        argv += ["--bind", plan.workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]
+        bind = "--ro-bind" if plan.workdir_readonly else "--bind"
+        argv += [bind, plan.workdir, SANDBOX_WORKDIR, "--chdir", SANDBOX_WORKDIR]
     else:
         argv += ["--chdir", SANDBOX_HOME]
     if plan.seccomp_fd is not None:

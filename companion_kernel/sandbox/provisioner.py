@@ -97,6 +97,12 @@ class SandboxConfig(BaseModel):
     Never 0. A non-root engine's kernels run as the engine's own uid."""
     host_gid: int = Field(default=DEFAULT_HOST_GID, ge=1, lt=2**32 - 1)
     """Host gid that goes with ``host_uid``."""
+    attached_workdir: bool = False
+    """The working directory belongs to the caller: bound as it is (never chowned,
+    quota-mounted or removed). A root engine's kernel (uid ``host_uid``) can then write
+    only where that uid may."""
+    workdir_readonly: bool = False
+    """Bind the working directory read-only."""
     workspace_quota: bool = False
     """Give the working directory a tmpfs capped at ``limits.workspace_mb`` and
     ``limits.workspace_files`` (root engines only). Only for directories made for this
@@ -330,7 +336,7 @@ class BubblewrapProvisioner(LocalProvisioner):
             os.chown(self._ipc_dir, uid, gid)
         os.chown(km.connection_file, uid, gid)
         os.chmod(km.connection_file, 0o400)
-        if self._quota_mount is None:
+        if self._quota_mount is None and not self.sandbox.attached_workdir:
             os.chown(self.host_workdir, uid, gid)
 
     def _make_cgroup(self) -> None:
@@ -451,6 +457,7 @@ class BubblewrapProvisioner(LocalProvisioner):
             rw_binds=[self._ipc_dir],
             ro_files=[conn],
             workdir=self.host_workdir,
+            workdir_readonly=self.sandbox.workdir_readonly,
             tmpfs_bytes=(
                 limits.tmpfs_mb * MIB if limits.tmpfs_mb and "--size" in features else None
             ),
@@ -550,6 +557,13 @@ class BubblewrapProvisioner(LocalProvisioner):
         """Remove the kernel's cgroups and, unless restarting, its private directories."""
         await super().cleanup(restart=restart)
         await self._release(restart=restart)
+
+    def release_workdir(self, new_path: str) -> None:
+        """The working directory was moved to ``new_path`` and now belongs to someone
+        else: cleanup leaves it (and its quota mount) alone."""
+        self.host_workdir = new_path
+        self._quota_mount = None
+        self._own_workdir = False
 
     @property
     def output_tail(self) -> str:
