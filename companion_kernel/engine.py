@@ -38,6 +38,7 @@ from .pool import KernelPool, PoolStats
 from .sandbox import remove_tree
 from .session import Session, _check_code, run_setup_cell
 from .tools.bridge import ToolAccess, ToolBridge
+from .workspace import SyncFiles
 
 if TYPE_CHECKING:
     from .tools import ToolRegistry, ToolResult
@@ -956,6 +957,16 @@ class SyncSession:
     def execute(self, code: str | bytes, **kwargs: Any) -> ExecutionResult:
         """Run code in the session (blocking)."""
         return self._runner.run(self._session.execute(code, **kwargs))
+
+    @property
+    def files(self) -> SyncFiles:
+        """Blocking file operations on the session's workspace."""
+        return SyncFiles(self._session.files, self._runner.run)
+
+    @property
+    def workspace(self) -> Path | None:
+        """Host directory of the session's workspace."""
+        return self._session.workspace
 
     def restart(self) -> None:
         """Replace the kernel; state is lost."""

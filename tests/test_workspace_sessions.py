@@ -19,7 +19,7 @@ from companion_kernel.languages import get_language
 from companion_kernel.sandbox import Limits
 from companion_kernel.session import Session
 
-pytestmark = [pytest.mark.kernel, requires_bwrap, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.kernel, requires_bwrap]
 
 JS_PROBLEM = get_language("javascript").check()
 LANGUAGES = ("python", "shell") if JS_PROBLEM else ("python", "javascript", "shell")
@@ -49,6 +49,7 @@ async def ok(session: Session, code: str, **kwargs: object) -> str:
     return result.stdout
 
 
+@pytest.mark.asyncio(loop_scope="module")
 class TestFilesInAndOut:
     async def test_upload_is_read_by_the_kernel_and_its_output_downloaded(
         self, engine: Engine
@@ -118,6 +119,7 @@ class TestFilesInAndOut:
             assert err is not None and "No space left" in err.evalue
 
 
+@pytest.mark.asyncio(loop_scope="module")
 class TestPersistence:
     async def test_files_survive_restart_death_and_timeout_escalation(
         self, engine: Engine
@@ -167,6 +169,7 @@ class TestPersistence:
         assert (tmp_path / "given.txt").exists()
 
 
+@pytest.mark.asyncio(loop_scope="module")
 class TestEnvironment:
     @pytest.mark.parametrize("language", LANGUAGES)
     async def test_env_and_cwd_apply_in_every_kernel_of_the_session(
@@ -190,6 +193,7 @@ class TestEnvironment:
             engine.session("python", env={"OK": "a\0b"})
 
 
+@pytest.mark.asyncio(loop_scope="module")
 class TestOneShot:
     async def test_execute_puts_files_in_and_collects_what_matches(self, engine: Engine) -> None:
         result = await engine.execute(
@@ -205,3 +209,15 @@ class TestOneShot:
         assert result.status == "ok", result.error
         assert result.files == {"out/count.txt": b"3"}
         assert result.session_id is None
+
+
+def test_sync_sessions_have_files_too() -> None:
+    from companion_kernel import SyncEngine
+
+    config = EngineConfig(
+        languages=("python",), pools={"python": PoolConfig(min_idle=0)}, isolation="require"
+    )
+    with SyncEngine(config) as eng, eng.session("python") as s:
+        s.files.write("hello.txt", "hi")
+        assert s.execute("print(open('hello.txt').read())").stdout == "hi\n"
+        assert [e.name for e in s.files.list()] == ["hello.txt"]
