@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import io
 import random
 
@@ -210,18 +211,63 @@ class TestImages:
 
 
 class TestCharts:
-    def test_chart_data_is_structured_content(self) -> None:
-        chart = {"type": "bar", "title": "Sales", "x": ["a", "b"], "y": [1, 2]}
-        out = DisplayDataOutput(data={CHART_MIME: chart, "image/png": "aGVsbG8="})
+    CHART = {
+        "version": 1,
+        "axes": [
+            {
+                "chart_type": "bar",
+                "title": "Sales",
+                "x_label": "region",
+                "series": [
+                    {"kind": "bar", "points": [["a", 1.0], ["b", 2.0]], "total_points": 2}
+                ],
+            }
+        ],
+    }
+
+    def test_chart_data_is_structured_content_next_to_the_image(self) -> None:
+        out = DisplayDataOutput(data={CHART_MIME: self.CHART, "image/png": "aGVsbG8="})
         result = ExecutionResult(status="ok", language="python", outputs=[out])
         converted = result_to_content(result)
-        assert converted.result.structured_content == {"charts": [chart]}
-        assert _texts(converted) == ["[chart]\nbar Sales (data in structured content, charts[0])"]
+        assert converted.result.structured_content == {"charts": [self.CHART]}
+        assert _texts(converted) == [
+            "[chart]\nbar chart 'Sales' (x: region, y: -)\n  bar: a: 1, b: 2\n"
+            "(data in structured content, charts[0])"
+        ]
+        assert any(isinstance(b, ImageContent) for b in converted.result.content)
 
     def test_chart_as_json_text_is_parsed(self) -> None:
-        out = DisplayDataOutput(data={CHART_MIME: '{"type": "line"}'})
+        out = DisplayDataOutput(data={CHART_MIME: json.dumps(self.CHART)})
         result = ExecutionResult(status="ok", language="python", outputs=[out])
-        assert result_to_content(result).result.structured_content == {"charts": [{"type": "line"}]}
+        converted = result_to_content(result)
+        assert converted.result.structured_content == {"charts": [self.CHART]}
+        assert _texts(converted)[0].startswith("[chart]\nbar chart 'Sales'")
+
+    def test_unknown_chart_shape_is_kept_and_said(self) -> None:
+        out = DisplayDataOutput(data={CHART_MIME: {"type": "line"}})
+        result = ExecutionResult(status="ok", language="python", outputs=[out])
+        converted = result_to_content(result)
+        assert converted.result.structured_content == {"charts": [{"type": "line"}]}
+        assert "unknown shape" in _texts(converted)[0]
+
+    def test_chart_from_a_real_figure_is_summarised(self) -> None:
+        pytest.importorskip("matplotlib")
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from companion_kernel._kernel_charts import describe_figure
+
+        fig, ax = plt.subplots()
+        ax.plot([1, 2, 3], [4, 5, 6], label="temp")
+        ax.set_title("Week")
+        data = describe_figure(fig)
+        plt.close(fig)
+        out = DisplayDataOutput(data={CHART_MIME: data})
+        result = ExecutionResult(status="ok", language="python", outputs=[out])
+        first = _texts(result_to_content(result))[0]
+        assert first.startswith("[chart]\nline chart 'Week'\n  line temp: 1.0: 4, 2.0: 5, 3.0: 6")
 
 
 def test_html_only_output_falls_back_to_its_text() -> None:

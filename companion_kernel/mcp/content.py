@@ -21,6 +21,7 @@ from typing import Any
 
 from mcp_types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 
+from companion_kernel.charts import CHART_MIME, Chart
 from companion_kernel.models import (
     DisplayDataOutput,
     ExecuteResultOutput,
@@ -37,8 +38,6 @@ __all__ = [
     "result_to_content",
 ]
 
-CHART_MIME = "application/vnd.companion.chart+json"
-"""Display-data MIME type whose payload is chart data (returned as structured content)."""
 
 ATTACHMENT_URI_PREFIX = "companion://outputs/"
 """Resource URIs of outputs too large to inline."""
@@ -149,21 +148,12 @@ def _rich_output(
 ) -> None:
     data = out.data
     if CHART_MIME in data:
-        chart = data[CHART_MIME]
-        if isinstance(chart, str):
-            try:
-                chart = json.loads(chart)
-            except ValueError:
-                chart = {"raw": chart}
-        charts.append(chart)
-        title = chart.get("title") if isinstance(chart, dict) else None
-        kind = chart.get("type") or chart.get("kind") if isinstance(chart, dict) else None
-        summary = " ".join(str(p) for p in (kind, title) if p) or "chart"
-        text("chart", f"{summary} (data in structured content, charts[{len(charts) - 1}])")
-        return
+        charts.append(_chart(data[CHART_MIME], len(charts), text))
     mime = next((m for m in _IMAGE_MIMES if m in data), None)
     if mime is not None:
         _image(data[mime], mime, label, options, blocks, attachments, text)
+        return
+    if CHART_MIME in data:
         return
     if "image/svg+xml" in data:
         svg = data["image/svg+xml"]
@@ -178,6 +168,27 @@ def _rich_output(
             text(label, value)
             return
     text(label, f"(a {', '.join(sorted(data))} output with no text form)")
+
+
+def _chart(value: Any, index: int, text: Callable[[str, str], None]) -> Any:
+    """The chart's data for structured content, with a text summary for the model."""
+    from pydantic import ValidationError
+
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            text("chart", f"(chart data that is not JSON; as text in charts[{index}])")
+            return {"raw": value}
+    try:
+        if not (isinstance(value, dict) and "axes" in value):
+            raise ValueError("no axes")
+        summary = Chart.model_validate(value).summary() or "empty figure"
+    except (ValidationError, ValueError):
+        text("chart", f"(chart data of an unknown shape, in structured content charts[{index}])")
+        return value
+    text("chart", f"{summary}\n(data in structured content, charts[{index}])")
+    return value
 
 
 def _image(
