@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
-import json
 import io
+import json
 import random
+from typing import Any
 
 import pytest
 from mcp_types import ImageContent, ResourceLink, TextContent
@@ -210,26 +211,25 @@ class TestImages:
         ]
 
 
-class TestCharts:
-    CHART = {
-        "version": 1,
-        "axes": [
-            {
-                "chart_type": "bar",
-                "title": "Sales",
-                "x_label": "region",
-                "series": [
-                    {"kind": "bar", "points": [["a", 1.0], ["b", 2.0]], "total_points": 2}
-                ],
-            }
-        ],
-    }
+_CHART: dict[str, Any] = {
+    "version": 1,
+    "axes": [
+        {
+            "chart_type": "bar",
+            "title": "Sales",
+            "x_label": "region",
+            "series": [{"kind": "bar", "points": [["a", 1.0], ["b", 2.0]], "total_points": 2}],
+        }
+    ],
+}
 
+
+class TestCharts:
     def test_chart_data_is_structured_content_next_to_the_image(self) -> None:
-        out = DisplayDataOutput(data={CHART_MIME: self.CHART, "image/png": "aGVsbG8="})
+        out = DisplayDataOutput(data={CHART_MIME: _CHART, "image/png": "aGVsbG8="})
         result = ExecutionResult(status="ok", language="python", outputs=[out])
         converted = result_to_content(result)
-        assert converted.result.structured_content == {"charts": [self.CHART]}
+        assert converted.result.structured_content == {"charts": [_CHART]}
         assert _texts(converted) == [
             "[chart]\nbar chart 'Sales' (x: region, y: -)\n  bar: a: 1, b: 2\n"
             "(data in structured content, charts[0])"
@@ -237,10 +237,10 @@ class TestCharts:
         assert any(isinstance(b, ImageContent) for b in converted.result.content)
 
     def test_chart_as_json_text_is_parsed(self) -> None:
-        out = DisplayDataOutput(data={CHART_MIME: json.dumps(self.CHART)})
+        out = DisplayDataOutput(data={CHART_MIME: json.dumps(_CHART)})
         result = ExecutionResult(status="ok", language="python", outputs=[out])
         converted = result_to_content(result)
-        assert converted.result.structured_content == {"charts": [self.CHART]}
+        assert converted.result.structured_content == {"charts": [_CHART]}
         assert _texts(converted)[0].startswith("[chart]\nbar chart 'Sales'")
 
     def test_unknown_chart_shape_is_kept_and_said(self) -> None:
