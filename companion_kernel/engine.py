@@ -37,6 +37,7 @@ from .models import ErrorInfo, ExecutionResult
 from .pool import KernelPool, PoolStats
 from .sandbox import remove_tree
 from .session import Session, _check_code, run_setup_cell
+from .stdin import InputSource
 from .tools.bridge import ToolAccess, ToolBridge
 from .workspace import SyncFiles
 
@@ -533,7 +534,8 @@ class Engine:
     # -- execution -----------------------------------------------------------------------------
 
     async def _validate(self, code: str, language: str, policy: Any) -> ExecutionResult | None:
-        """None when the code may run, else the `rejected` result.
+        """None when the code may run, else the result that ends the execution: `rejected`
+        for a policy violation, `error` (`SyntaxError`, ...) for code that does not parse.
 
         Runs off the event loop (a thread, or a worker process for big input) with a time
         bound: hostile input can keep the validator busy for seconds, never the loop.
@@ -553,6 +555,8 @@ class Engine:
         else:
             if report.ok:
                 return None
+            if report.syntax_error is not None:
+                return _syntax_error_result(report.syntax_error, language)
             errors, violations = list(report.errors), list(report.violations)
         first = errors[0]
         count = len(errors)
@@ -595,6 +599,7 @@ class Engine:
         policy: Any = None,
         files: Mapping[str, bytes | str] | None = None,
         collect: Sequence[str] | None = None,
+        input: InputSource | None = None,
         **callbacks: Any,
     ) -> ExecutionResult:
         """Run `code` and return its `ExecutionResult`.
@@ -605,8 +610,11 @@ class Engine:
         `files` ({relative path: content}) are written into the workspace first; the
         workspace files matching any glob in `collect` come back in `result.files`
         (at most 64 MiB in all; read bigger files through a session's `files`).
+        `input` answers the code's prompts (see `Session.execute`).
         """
         self._check_open()
+        if input is not None:
+            callbacks["input"] = input
         if session is not None:
             target = session if isinstance(session, Session) else self.get_session(session)
             if language is not None and canonical_language(language) != target.language:
@@ -732,13 +740,35 @@ def _output_cap_env(language: str, max_output_bytes: int) -> dict[str, str]:
 _NO_STDIN = """\
 def input(original, prompt="", *args, **kwargs):
     if kernel._allow_stdin:
-        return original(prompt, *args, **kwargs)
-    raise EOFError("no input: this kernel has no standard input (code runs unattended)")
+        try:
+            return original(prompt, *args, **kwargs)
+        except EOFError:
+            raise EOFError("EOF when reading a line: the caller has no more input") from None
+    raise EOFError(
+        "no input: this kernel has no standard input (code runs unattended; "
+        "pass input= to execute to answer prompts)"
+    )
 """
 
 
 def _kernel_charts_source() -> str:
     return (Path(__file__).parent / "_kernel_charts.py").read_text(encoding="utf-8")
+
+
+def _syntax_error_result(violation: Any, language: str) -> ExecutionResult:
+    """Code that does not parse, reported as the kernel would: status `error`, not a rejection."""
+    evalue = violation.message.removeprefix(f"{violation.ename}: ")
+    where = f"line {violation.line}, column {violation.column}"
+    traceback = [f"  Cell, {where}"]
+    line = violation.snippet.rstrip()
+    if line and "\n" not in line and violation.column <= len(line) + 1:
+        traceback += [f"    {line}", "    " + " " * (violation.column - 1) + "^"]
+    traceback.append(f"{violation.ename}: {evalue} ({where})")
+    return ExecutionResult(
+        status="error",
+        language=language,
+        error=ErrorInfo(ename=violation.ename, evalue=evalue, traceback=traceback),
+    )
 
 
 # Validating ordinary cells takes well under a millisecond; hostile input can take seconds.

@@ -355,12 +355,13 @@ class _Checker:
         self._index: dict[bytes, list[Node]] | None = None
         self._bindings: dict[str, bool] = {}
 
-    def report(self, rule: str, message: str, node: Node) -> None:
+    def report(self, rule: str, message: str, node: Node, *, ename: str | None = None) -> None:
         if self._lines is None:
             self._lines = self.data.split(b"\n")
         row, col = node.start_point
         raw = self._lines[row] if row < len(self._lines) else b""
-        self.out.add(rule, message, row + 1, _byte_to_char(raw, col) + 1, _text(node))
+        column = _byte_to_char(raw, col) + 1
+        self.out.add(rule, message, row + 1, column, _text(node), ename=ename)
 
     # -- syntax ---------------------------------------------------------------------------
 
@@ -370,12 +371,14 @@ class _Checker:
         while stack and found < 5:
             node = stack.pop()
             if node.is_missing:
-                self.report("js.syntax", f"syntax error: missing {node.type!r}", node)
+                self.report(
+                    "js.syntax", f"syntax error: missing {node.type!r}", node, ename="SyntaxError"
+                )
                 found += 1
             elif node.type == "ERROR":
                 text = _text(node).strip()
                 shown = f" near {text[:30]!r}" if text else ""
-                self.report("js.syntax", f"syntax error{shown}", node)
+                self.report("js.syntax", f"syntax error{shown}", node, ename="SyntaxError")
                 found += 1
             else:
                 stack.extend(c for c in reversed(node.children) if c.has_error or c.is_missing)
