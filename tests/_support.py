@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psutil
 
@@ -35,3 +38,18 @@ def kernel_processes() -> list[psutil.Process]:
         if "ipykernel_launcher" in cmd or "bash_kernel" in cmd or "kernel.js" in cmd:
             found.append(child)
     return found
+
+
+def rss() -> int:
+    return psutil.Process().memory_info().rss
+
+
+@contextmanager
+def peak_rss() -> Iterator[dict[str, int]]:
+    """This process's resident memory before and at its highest during the block."""
+    seen = {"base": rss(), "peak": rss()}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.005):
+            seen["peak"] = max(seen["peak"], rss())

@@ -6,13 +6,8 @@ messages, and signed messages whose JSON nests absurdly deep.
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import psutil
 import pytest
+from _support import peak_rss
 
 from companion_kernel import Engine
 
@@ -33,28 +28,6 @@ def forge(msg_type, content=None, raw_content=None):
 """
 
 
-def rss() -> int:
-    return psutil.Process(os.getpid()).memory_info().rss
-
-
-@contextmanager
-def peak_rss() -> Iterator[dict[str, int]]:
-    """This process's resident memory before and at its highest during the block."""
-    seen = {"base": rss(), "peak": rss()}
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(0.005):
-            seen["peak"] = max(seen["peak"], rss())
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield seen
-    finally:
-        stop.set()
-        thread.join()
-        seen["peak"] = max(seen["peak"], rss())
 
 
 async def test_800_mib_of_display_metadata_leaves_host_memory_bounded(engine: Engine) -> None:

@@ -14,15 +14,14 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 import pytest_asyncio
-from _support import kernel_processes
+from _support import kernel_processes, peak_rss, rss
 from sandbox._sandbox_support import (
     PROJECT_ROOT,
     alive,
@@ -122,19 +121,6 @@ def last_json(result: ExecutionResult) -> Any:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def rss() -> int:
-    return psutil.Process().memory_info().rss
-
-
-@contextmanager
-def peak_rss() -> Iterator[dict[str, int]]:
-    """This process's resident memory before and at its highest during the block."""
-    seen = {"base": rss(), "peak": rss()}
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.wait(0.005):
-            seen["peak"] = max(seen["peak"], rss())
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
