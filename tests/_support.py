@@ -53,3 +53,12 @@ def peak_rss() -> Iterator[dict[str, int]]:
     def sample() -> None:
         while not stop.wait(0.005):
             seen["peak"] = max(seen["peak"], rss())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        thread.join()
+        seen["peak"] = max(seen["peak"], rss())

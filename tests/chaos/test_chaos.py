@@ -12,7 +12,6 @@ import json
 import os
 import socket
 import sys
-import threading
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -120,16 +119,6 @@ async def ok(session: Session, code: str, **kwargs: Any) -> ExecutionResult:
 def last_json(result: ExecutionResult) -> Any:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
-
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield seen
-    finally:
-        stop.set()
-        thread.join()
-        seen["peak"] = max(seen["peak"], rss())
 
 
 def kernel_tree(session: Session) -> list[psutil.Process]:
