@@ -120,7 +120,6 @@ def last_json(result: ExecutionResult) -> Any:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-
 def kernel_tree(session: Session) -> list[psutil.Process]:
     assert session.kernel is not None
     return [p for pid in session.kernel.pids for p in process_tree(pid)]
