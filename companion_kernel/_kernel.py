@@ -76,8 +76,10 @@ class KernelHandle(ABC):
         silent: bool = False,
         store_history: bool = True,
         user_expressions: dict[str, str] | None = None,
+        allow_stdin: bool = False,
     ) -> str:
-        """Send an `execute_request`; return its msg_id."""
+        """Send an `execute_request`; return its msg_id. With `allow_stdin` the kernel may
+        ask for input (`input_request` on the stdin channel, see `get_stdin`)."""
 
     @abstractmethod
     def send_shell(
@@ -98,6 +100,15 @@ class KernelHandle(ABC):
     @abstractmethod
     async def get_shell(self, timeout: float) -> dict[str, Any] | None:
         """Next shell reply, or None when none arrives within `timeout` seconds."""
+
+    async def get_stdin(self, timeout: float) -> dict[str, Any] | None:
+        """Next stdin-channel message (an `input_request`), or None within `timeout`."""
+        await asyncio.sleep(timeout)  # a kernel without a stdin channel never asks
+        return None
+
+    def send_stdin(self, msg_type: str, content: dict[str, Any], parent: dict[str, Any]) -> None:
+        """Send a stdin-channel message (an `input_reply`) answering `parent`."""
+        raise NotImplementedError(f"{type(self).__name__} has no stdin channel")
 
     @abstractmethod
     def is_alive(self) -> bool:
@@ -256,9 +267,7 @@ class LocalKernel(KernelHandle):
             env.update(self._spec.env or {})
             # The kernel must not think it is a child of a notebook server we do not run.
             env.pop("JPY_PARENT_PID", None)
-            await asyncio.wait_for(
-                km.start_kernel(env=env, cwd=str(self.workdir)), timeout
-            )
+            await asyncio.wait_for(km.start_kernel(env=env, cwd=str(self.workdir)), timeout)
             self._pid = _pid_of(km)
             if self._pid is not None:
                 self._create_time = _create_time(self._pid)
@@ -271,7 +280,7 @@ class LocalKernel(KernelHandle):
             kc.context.setsockopt(
                 zmq.MAXMSGSIZE, max(4 * self._max_message_bytes, _MIN_ZMQ_MAXMSGSIZE)
             )
-            kc.start_channels(hb=False, stdin=False, control=True)
+            kc.start_channels(hb=False, stdin=True, control=True)
             self._kc = kc
             await asyncio.wait_for(kc.wait_for_ready(timeout=timeout), timeout + 1)
         except BaseException as exc:
@@ -288,13 +297,14 @@ class LocalKernel(KernelHandle):
         silent: bool = False,
         store_history: bool = True,
         user_expressions: dict[str, str] | None = None,
+        allow_stdin: bool = False,
     ) -> str:
         content = {
             "code": code,
             "silent": silent,
             "store_history": store_history,
             "user_expressions": user_expressions or {},
-            "allow_stdin": False,
+            "allow_stdin": allow_stdin,
             "stop_on_error": False,
         }
         return self.send_shell("execute_request", content)
@@ -370,6 +380,14 @@ class LocalKernel(KernelHandle):
         return await _get(
             self._kc.shell_channel.socket, self._kc.session, timeout, self._max_message_bytes
         )
+
+    async def get_stdin(self, timeout: float) -> dict[str, Any] | None:
+        return await _get(
+            self._kc.stdin_channel.socket, self._kc.session, timeout, self._max_message_bytes
+        )
+
+    def send_stdin(self, msg_type: str, content: dict[str, Any], parent: dict[str, Any]) -> None:
+        self._send("stdin", self._kc.session.msg(msg_type, content, parent=parent["header"]))
 
     def is_alive(self) -> bool:
         if self._closed or self._km is None:

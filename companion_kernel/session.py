@@ -23,6 +23,7 @@ from .errors import InvalidRequest, SessionClosed, SessionError
 from .languages import get_language
 from .models import ErrorInfo, ExecutionEvent, ExecutionResult, Output, StreamOutput
 from .sandbox._mounts import remove_tree
+from .stdin import InputAnswers, InputSource
 from .workspace import WorkspaceFiles
 
 if TYPE_CHECKING:
@@ -305,16 +306,21 @@ class Session:
         on_event: Callable[[ExecutionEvent], None] | None = None,
         policy: Any = None,
         validate: bool = True,
+        input: InputSource | None = None,
     ) -> ExecutionResult:
         """Run `code` in this session's kernel and return its result.
 
         Executions on one session run one at a time, in submission order. Callbacks see
         outputs as they are produced. `timeout` (seconds) interrupts the kernel at the
-        deadline and replaces it if it does not stop within the grace period.
+        deadline and replaces it if it does not stop within the grace period. `input`
+        answers the code's prompts (`input()`, `$$.input()`, `read`): a string (each line
+        one answer), a list of answers, or a callback (see `companion_kernel.stdin`);
+        without it, prompts fail at once.
         """
         config = self._engine.config
         code = _check_code(code, config.max_code_bytes)
         timeout = _check_timeout(timeout if timeout is not None else self.timeout, config.timeout_s)
+        answers = InputAnswers(input) if input is not None else None
         started = time.monotonic()
         if self.state is SessionState.CLOSED:
             raise SessionClosed(f"session {self.label} is closed; create a new one")
@@ -331,7 +337,7 @@ class Session:
         # so the next execution neither waits behind the cell nor sees its messages.
         abandoned = asyncio.Event()
         work = asyncio.ensure_future(
-            self._run_submission(code, timeout, handler, started, abandoned)
+            self._run_submission(code, timeout, handler, started, abandoned, answers)
         )
         work.add_done_callback(_retrieve)
         try:
@@ -347,6 +353,7 @@ class Session:
         handler: Callable[[ExecutionEvent], None] | None,
         started: float,
         abandoned: asyncio.Event,
+        answers: InputAnswers | None = None,
     ) -> ExecutionResult:
         async with self._lock:
             if self.state is SessionState.CLOSED or abandoned.is_set():
@@ -354,7 +361,9 @@ class Session:
             self._busy = True
             self._current = asyncio.current_task()  # type: ignore[assignment]
             try:
-                return await self._execute_locked(code, timeout, handler, started, abandoned)
+                return await self._execute_locked(
+                    code, timeout, handler, started, abandoned, answers
+                )
             finally:
                 self._current = None
                 self._busy = False
@@ -413,6 +422,7 @@ class Session:
         handler: Callable[[ExecutionEvent], None] | None,
         started: float,
         abandoned: asyncio.Event,
+        answers: InputAnswers | None = None,
     ) -> ExecutionResult:
         config = self._engine.config
         collector = OutputCollector(config.max_output_bytes, handler)
@@ -436,6 +446,7 @@ class Session:
                 grace=config.interrupt_grace_s,
                 on_comm=self._dispatch_comm,
                 stop=abandoned,
+                answers=answers,
             )
         except asyncio.CancelledError:
             if self.state is not SessionState.CLOSED:
@@ -479,13 +490,48 @@ async def run_cell(
     on_comm: Callable[[dict[str, Any]], None] | None = None,
     silent: bool = False,
     stop: asyncio.Event | None = None,
+    answers: InputAnswers | None = None,
 ) -> _Outcome:
     """Send one execute_request and follow it to the end, a timeout, or the kernel's death.
 
     Setting `stop` ends the cell early as a timeout would (interrupt, then a new kernel).
+    With `answers`, the kernel may ask for input and is answered from them.
     """
+    if answers is None:
+        # Without `allow_stdin`: handles that predate stdin support keep working.
+        msg_id = kernel.send_execute(code, silent=silent, store_history=not silent)
+        return await _follow_cell(kernel, msg_id, collector, timeout, grace, on_comm, stop)
+    msg_id = kernel.send_execute(code, silent=silent, store_history=not silent, allow_stdin=True)
+    server = asyncio.ensure_future(answers.serve(kernel, msg_id))
+    try:
+        outcome = await _follow_cell(kernel, msg_id, collector, timeout, grace, on_comm, stop)
+    finally:
+        waiting = answers.waiting
+        server.cancel()
+        with contextlib.suppress(BaseException):
+            await server
+    if answers.error is not None and outcome.status in ("ok", "error"):
+        # The kernel's own error is only the end of input the failed callback caused.
+        collector.error = None
+        outcome.status, outcome.error = "error", answers.error
+    elif outcome.status == "timeout" and waiting is not None and outcome.error is not None:
+        outcome.error.evalue += (
+            f" (it was waiting for the input callback to answer prompt {waiting.number}, "
+            f"{waiting.prompt!r})"
+        )
+    return outcome
+
+
+async def _follow_cell(
+    kernel: KernelHandle,
+    msg_id: str,
+    collector: OutputCollector,
+    timeout: float,
+    grace: float,
+    on_comm: Callable[[dict[str, Any]], None] | None,
+    stop: asyncio.Event | None,
+) -> _Outcome:
     loop = asyncio.get_running_loop()
-    msg_id = kernel.send_execute(code, silent=silent, store_history=not silent)
     deadline = loop.time() + timeout
     reply: dict[str, Any] | None = None
     reply_at = 0.0

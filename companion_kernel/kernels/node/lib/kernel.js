@@ -249,7 +249,8 @@ class Kernel {
 
   requestInput(cell, prompt, password) {
     if (!cell || !cell.msg.content.allow_stdin) {
-      return Promise.reject(new Error("input is not available: the client did not allow stdin"));
+      const error = new Error("no input: the client did not allow stdin (code runs unattended)");
+      return Promise.reject(Object.assign(error, { name: "EOFError" }));
     }
     if (this.pendingInput) return Promise.reject(new Error("another input request is pending"));
     return new Promise((resolve, reject) => {
@@ -268,7 +269,14 @@ class Kernel {
     if (msg.header.msg_type !== "input_reply" || !this.pendingInput) return;
     const p = this.pendingInput;
     this.pendingInput = null;
-    p.resolve(String(msg.content.value === undefined ? "" : msg.content.value));
+    const value = String(msg.content.value === undefined ? "" : msg.content.value);
+    // "\x04" is Jupyter's end of input (ipykernel raises EOFError on it).
+    if (value === "\x04") {
+      const error = new Error("EOF when reading input: the client has no more input");
+      p.reject(Object.assign(error, { name: "EOFError" }));
+      return;
+    }
+    p.resolve(value);
   }
 
   /** Tell the worker the interrupts it asked for were delivered (it re-sends otherwise). */
