@@ -17,6 +17,7 @@ from .errors import (
     ToolError,
     UnknownLanguage,
 )
+from .gateway import GatewayConfig
 from .magic import load_ipython_extension, unload_ipython_extension
 from .models import (
     DisplayDataOutput,
@@ -48,6 +49,7 @@ __all__ = [
     "ExecutionEvent",
     "ExecutionResult",
     "ExecutionTimeout",
+    "GatewayConfig",
     "InvalidRequest",
     "KernelDiedError",
     "KernelPool",

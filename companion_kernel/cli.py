@@ -218,12 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_modules() -> list[Any]:
     """Sub-command groups that live beside the code they drive."""
     from . import _cli_notebook
+    from .gateway import _cli as gateway_cli
     from .mcp import _cli as mcp_cli
     from .sandbox import _cli as sandbox_cli
     from .tools import _cli as tools_cli
     from .validation import _cli as validation_cli
 
-    return [_cli_notebook, validation_cli, tools_cli, sandbox_cli, mcp_cli]
+    return [_cli_notebook, validation_cli, tools_cli, sandbox_cli, mcp_cli, gateway_cli]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

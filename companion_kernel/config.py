@@ -8,10 +8,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .gateway.config import GatewayConfig
 from .sandbox.limits import Limits
 from .validation.policy import Policy, get_policy
 
-__all__ = ["DEFAULT_POOLS", "EngineConfig", "IsolationMode", "Limits", "PoolConfig"]
+__all__ = [
+    "DEFAULT_POOLS",
+    "EngineConfig",
+    "GatewayConfig",
+    "IsolationMode",
+    "Limits",
+    "PoolConfig",
+]
 
 IsolationMode = Literal["require", "auto", "off"]
 
@@ -77,6 +85,17 @@ class EngineConfig(BaseModel):
     """Modules imported by every warm Python kernel before a session gets it (e.g.
     `("numpy", "pandas", "matplotlib.pyplot")`): a session's first `import pandas` is then
     instant, at the cost of each idle kernel's memory (see benchmarks/bench_interpreter.py)."""
+    gateway: GatewayConfig | None = None
+    """Run kernels on Jupyter Kernel Gateway servers instead of this machine (a URL, a list
+    of URLs, or a `GatewayConfig`). Their sandbox is the gateway host's; sessions then have
+    no local workspace (`session.files` is unavailable)."""
+
+    @field_validator("gateway", mode="before")
+    @classmethod
+    def _gateway_urls(cls, value: object) -> object:
+        if isinstance(value, str | list | tuple):
+            return GatewayConfig(url=value)
+        return value
 
     @field_validator("languages")
     @classmethod

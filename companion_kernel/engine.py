@@ -42,6 +42,7 @@ from .tools.bridge import ToolAccess, ToolBridge
 from .workspace import SyncFiles
 
 if TYPE_CHECKING:
+    from .gateway.client import Gateways
     from .tools import ToolRegistry, ToolResult
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._validator = OffLoopValidator()
+        self._gateways: Gateways | None = None
         if tools is True:
             from .tools import default_registry
 
@@ -228,6 +230,10 @@ class Engine:
         runtime = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         self._reaper = _Reaper(runtime)
         self._finalizer = weakref.finalize(self, self._reaper)
+        if self.config.gateway is not None:
+            from .gateway.client import Gateways
+
+            self._gateways = Gateways(self.config.gateway)
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.current_thread()
         if self._handle_signals:
@@ -265,6 +271,8 @@ class Engine:
         for session in list(self._sessions.values()):
             await session.close()
         await asyncio.gather(*(p.close() for p in self._pools.values()), return_exceptions=True)
+        if self._gateways is not None:
+            self._gateways.close()
         await self._validator.aclose()
         if self._finalizer is not None:
             await asyncio.to_thread(self._finalizer)  # blocking: kills, waits, removes files
@@ -293,8 +301,8 @@ class Engine:
     # -- kernels -------------------------------------------------------------------------------
 
     def _resolve_isolation(self) -> bool:
-        if self.config.isolation == "off":
-            return False
+        if self.config.isolation == "off" or self.config.gateway is not None:
+            return False  # remote kernels are sandboxed (or not) by their gateway's host
         from .sandbox import resolve_isolation
 
         return resolve_isolation(self.config.isolation)
@@ -350,6 +358,8 @@ class Engine:
         read_only: bool = False,
     ) -> KernelHandle:
         assert self._reaper is not None
+        if self._gateways is not None:
+            return self._remote_kernel(language, workspace)
         _, _, problem = kernel_command(get_language(language), self.config.python_executable)
         if problem is not None:
             return _UnavailableKernel(language, problem)
@@ -368,6 +378,18 @@ class Engine:
             # Room for a stream chunk the in-kernel cap lets through (2x the cap in
             # characters, up to 4 bytes each); anything bigger can never be kept anyway.
             max_message_bytes=8 * self.config.max_output_bytes + 1024 * 1024,
+        )
+
+    def _remote_kernel(self, language: str, workspace: Path | None) -> KernelHandle:
+        from .gateway.handle import GatewayKernel
+
+        assert self._gateways is not None
+        if workspace is not None:
+            return _UnavailableKernel(
+                language, "a session workspace on this machine needs local kernels, not a gateway"
+            )
+        return GatewayKernel(
+            language, self._gateways, max_message_bytes=8 * self.config.max_output_bytes + 2**20
         )
 
     async def _prepare_kernel(self, kernel: KernelHandle) -> None:
