@@ -64,6 +64,9 @@ from .policy import (
     PythonPolicy,
     ShellPolicy,
     get_policy,
+    load_policy,
+    policy_option,
+    policy_to_toml,
 )
 from .report import Severity, ValidationReport, Violation
 
@@ -78,7 +81,10 @@ __all__ = [
     "ValidationReport",
     "Violation",
     "get_policy",
+    "load_policy",
     "normalize_language",
+    "policy_option",
+    "policy_to_toml",
     "validate",
 ]
 

@@ -34,8 +34,10 @@ What the walk rejects, and why:
 - ``getattr``/``setattr``/``delattr``/``hasattr`` and ``operator.attrgetter``/``methodcaller``
   unless called directly with a literal, harmless name; three-argument ``type(...)``;
 - format strings with attribute or index fields that reach dunders (``"{0.__class__}"``);
-- shell escapes and magics, unless the policy allows them (bodies of ``%time``/``%timeit``
-  and ``%%bash`` are validated in turn);
+- shell escapes and magics, unless the policy allows them (bodies of ``%time``/``%timeit``/
+  ``%%capture`` and ``%%bash`` are validated in turn, ``%load_ext NAME`` as ``import NAME``,
+  ``%config`` only for ``InlineBackend``); in allowed magics' lines, the ``{expr}`` and
+  ``$name`` that IPython would expand (evaluate) before the magic runs;
 - process and network classes by name and pattern, whatever the receiver (``system``,
   ``popen``, ``exec*``/``spawn*``/``fork``, anything ``*subprocess*``, asyncio's private
   ``_make_*transport``, connections and servers, logging's network handlers, ``listen``,
@@ -186,6 +188,15 @@ _DANGEROUS_CODE_NAMES = names(
 _GENERIC_BUILTINS = frozenset({"list", "dict", "tuple", "set", "frozenset", "type"})
 _CODE_MAGICS = frozenset({"time", "timeit", "prun"})
 _SHELL_MAGICS = frozenset({"bash", "sh"})
+# Cell magics whose body runs as Python while the line holds options.
+_BODY_MAGICS = frozenset({"capture"})
+_EXTENSION_MAGICS = frozenset({"load_ext", "reload_ext", "unload_ext"})
+_BUILTIN_EXTENSIONS = frozenset({"autoreload", "storemagic"})  # shipped inside IPython
+# IPython evaluates `{expr}` and `$name` in a magic's line before the magic runs, unless the
+# magic opts out (timeit, prun, debug): those lines are code the validator would not see.
+_NO_EXPAND_MAGICS = frozenset({"timeit", "prun", "debug"})
+_EXPANSION_RE = re.compile(r"[{}]|\$[\w{(]")
+_INLINE_CONFIG_RE = re.compile(r"\s*InlineBackend(?:\.(\w+)\s*=\s*(.+?))?\s*")
 _IPYTHON_METHODS = frozenset({"system", "getoutput", "run_line_magic", "run_cell_magic"})
 
 
@@ -1190,7 +1201,22 @@ class _Checker:
             return
         line = args[1] if len(args) > 1 else ""
         body = args[2] if len(args) > 2 else ""
-        if name in _CODE_MAGICS:
+        if name not in _NO_EXPAND_MAGICS and _EXPANSION_RE.search(line):
+            self.report(
+                "python.magic",
+                f"{shown} arguments with {{...}} or $name: IPython evaluates those before the "
+                "magic runs; use plain text (or assign to a variable in plain Python)",
+                node,
+            )
+            return
+        if name in _EXTENSION_MAGICS:
+            self._extension(node, line, shown)
+        elif name == "config":
+            self._inline_config(node, line)
+        elif name in _BODY_MAGICS and is_cell:
+            if body.strip():
+                self._nested_python(node, body, f"in {shown} cell")
+        elif name in _CODE_MAGICS:
             if line and line.lstrip().startswith("-"):
                 self.report(
                     "python.magic", f"options of {shown} are not supported by the validator", node
@@ -1201,6 +1227,25 @@ class _Checker:
                     self._nested_python(node, code, f"in {shown}")
         elif name in _SHELL_MAGICS and is_cell:
             self._nested_shell(node, body, f"in {shown} cell")
+
+    def _extension(self, node: ast.AST, line: str, shown: str) -> None:
+        words = line.split()
+        if len(words) != 1 or not all(part.isidentifier() for part in words[0].split(".")):
+            self.report("python.magic", f"{shown} takes one module name", node)
+        elif words[0] not in _BUILTIN_EXTENSIONS:
+            # Loading an extension imports its module: the import rules decide.
+            self._nested_python(node, f"import {words[0]}", f"in {shown}")
+
+    def _inline_config(self, node: ast.AST, line: str) -> None:
+        match = _INLINE_CONFIG_RE.fullmatch(line)
+        value = match.group(2) if match else None
+        if match is None or (value is not None and not _is_literal_text(value)):
+            self.report(
+                "python.magic",
+                "%config may only show or set InlineBackend options to literal values "
+                "(%config InlineBackend.figure_format = 'retina')",
+                node,
+            )
 
     def _nested_python(self, node: ast.AST, code: str, prefix: str) -> None:
         if self.depth >= _MAX_NESTING:
@@ -1229,6 +1274,15 @@ _LOGGING_SAFE_TARGETS = names(
     logging.handlers.QueueHandler logging.handlers.BufferingHandler ext://sys.stdout
     ext://sys.stderr"""
 )
+
+
+def _is_literal_text(text: str) -> bool:
+    """True when `text` is a Python literal (what ``%config`` may assign)."""
+    try:
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 def _is_literal_tree(node: ast.AST) -> bool:

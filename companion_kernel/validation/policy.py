@@ -14,8 +14,10 @@ Presets (see `get_policy`):
 - ``standard`` (the engine's default, for model-written code running in the sandbox): any
   installed library and the standard library may be imported, except the escape classes;
   ordinary introspection (``getattr`` with computed names, ``vars(obj)``, ``__dict__``,
-  ``__class__``, ``e.__traceback__``), files, ``asyncio``, ``logging``, ``%time``/``%timeit``
-  and ``%matplotlib``; Node's ``fs`` and ``os``, archive tools and arithmetic in the shell.
+  ``__class__``, ``e.__traceback__``), files, ``asyncio``, ``logging``, the magics of
+  ordinary notebooks (``%time``/``%timeit``, ``%matplotlib``, ``%%capture``, ``%load_ext``,
+  ``%autoreload``, ``%config InlineBackend...``, ``%%writefile``, ``%%html`` ...); Node's
+  ``fs`` and ``os``, archive tools, arithmetic and ``cd`` anywhere in the shell.
   Still rejected: process spawning (``subprocess``, ``os.system``/``popen``/``exec*``/
   ``spawn*``/``fork``, ``pty``, ``multiprocessing``, process pools, asyncio subprocess
   transports), the network (sockets, URL/HTTP/mail clients, logging's network handlers,
@@ -26,6 +28,11 @@ Presets (see `get_policy`):
   the engine injects, such as ``tools._comm``; ``companion_kernel`` itself).
 - ``off``: no checks at all; every report is ``ok``.
 
+Policy files (``load_policy``, the CLI's ``--policy FILE.toml``): either a derivation
+from a preset (``base = "standard"`` plus per-language tables of ``allow_*``/``block_*``
+lists and field values) or a complete policy as ``policy_to_toml`` writes it; see
+``load_policy``.
+
 Module lists: the entry ``"*"`` in ``allowed_modules`` allows every module that no
 blocked entry covers, except names with a ``_private`` component (``_posixsubprocess``,
 ``numpy._core``), which only an explicit allow entry admits.
@@ -33,10 +40,14 @@ blocked entry covers, except names with a ``_private`` component (``_posixsubpro
 
 from __future__ import annotations
 
+import json
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import InvalidRequest
 from ._common import names
@@ -48,6 +59,9 @@ __all__ = [
     "PythonPolicy",
     "ShellPolicy",
     "get_policy",
+    "load_policy",
+    "policy_option",
+    "policy_to_toml",
 ]
 
 LanguageName = Literal["python", "javascript", "shell"]
@@ -122,6 +136,13 @@ _PY_STANDARD_DUNDERS = names(
     __delete__ __prepare__ __mro_entries__ __array__ __array_ufunc__ __array_function__
     __array_interface__ __array_priority__ __dataframe__ __fields__ __main__ __pycache__"""
 )
+# What ordinary notebooks use and no process or network comes from: timing, plots, output
+# capture, extensions (loaded as imports), inline-plot settings, display cells, namespace
+# listings. `!cmd`, %%bash, %system, %sx, %run, %pip and %env stay out.
+_PY_STANDARD_MAGICS = names(
+    """time timeit matplotlib capture load_ext reload_ext unload_ext autoreload config
+    writefile html markdown latex svg who whos who_ls pwd precision pprint xmode"""
+)
 # What the engine defines in every Python kernel (the tool bridge).
 _PY_INJECTED_NAMES = frozenset({"tools", "ToolError"})
 
@@ -140,8 +161,10 @@ class PythonPolicy(_Frozen):
     blocked_attributes: frozenset[str] = frozenset()
     """Extra attribute names to reject, on top of the built-in dunder and frame rules."""
     allowed_magics: frozenset[str] = frozenset()
-    """IPython magics that may run; ``time``/``timeit`` bodies and ``bash``/``sh`` cells are
-    validated in turn (as Python and as shell)."""
+    """IPython magics that may run; ``time``/``timeit``/``capture`` bodies and ``bash``/``sh``
+    cells are validated in turn (as Python and as shell), ``load_ext`` as an import of the
+    extension, ``config`` only for ``InlineBackend``; ``{expr}``/``$name`` in a magic's line
+    are rejected (IPython would evaluate them)."""
     shell_escapes: bool = False
     """Allow ``!cmd`` / ``x = !cmd``; the command is then validated with the shell policy."""
     dynamic_attributes: bool = False
@@ -213,6 +236,10 @@ class ShellPolicy(_Frozen):
     arithmetic: bool = False
     """Allow bash arithmetic (``$((..))``, ``((..))``, ``[[ a -eq b ]]``, ``let``) on variables.
     Bash evaluates ``$(..)`` hidden in a variable's value there, so strict forbids it."""
+    cd_anywhere: bool = False
+    """Let ``cd`` go anywhere (absolute paths, ``..``, ``$HOME``). Off, ``cd`` stays below the
+    working directory, so the write rules' "inside the working directory" keeps holding;
+    on, the sandbox's read-only root and private /tmp decide where writes can land."""
     max_source_chars: int = 200_000
     """Longer scripts are rejected (the shell parser is slow on huge input)."""
 
@@ -316,7 +343,7 @@ STANDARD = Policy(
         allowed_modules=_PY_STANDARD_ALLOWED_MODULES,
         blocked_modules=_PY_STANDARD_BLOCKED_MODULES,
         blocked_builtins=_PY_STANDARD_BUILTINS,
-        allowed_magics=frozenset({"time", "timeit", "matplotlib"}),
+        allowed_magics=_PY_STANDARD_MAGICS,
         dynamic_attributes=True,
         allowed_dunders=_PY_STANDARD_DUNDERS,
     ),
@@ -325,7 +352,9 @@ STANDARD = Policy(
         allowed_process_properties=_JS_STRICT_PROCESS | _JS_STANDARD_EXTRA_PROCESS,
     ),
     shell=ShellPolicy(
-        allowed_commands=_SH_STRICT_COMMANDS | _SH_STANDARD_EXTRA_COMMANDS, arithmetic=True
+        allowed_commands=_SH_STRICT_COMMANDS | _SH_STANDARD_EXTRA_COMMANDS,
+        arithmetic=True,
+        cd_anywhere=True,
     ),
 )
 OFF = Policy(name="off", enabled=False)
@@ -347,3 +376,205 @@ def get_policy(policy: str | Policy | None = None) -> Policy:
     except (KeyError, TypeError):
         names = ", ".join(PRESETS)
         raise InvalidRequest(f"unknown policy {policy!r}; presets are: {names}") from None
+
+
+# -- policy files ------------------------------------------------------------------------------
+
+_SUB_POLICIES: dict[str, type[_Frozen]] = {
+    "python": PythonPolicy,
+    "javascript": JavaScriptPolicy,
+    "shell": ShellPolicy,
+}
+
+
+def _add(field: str) -> Callable[[BaseModel, frozenset[str]], dict[str, frozenset[str]]]:
+    return lambda sub, names: {field: getattr(sub, field) | names}
+
+
+def _remove(field: str) -> Callable[[BaseModel, frozenset[str]], dict[str, frozenset[str]]]:
+    return lambda sub, names: {field: getattr(sub, field) - names}
+
+
+def _allow_listed(
+    allowed: str, blocked: str
+) -> Callable[[BaseModel, frozenset[str]], dict[str, frozenset[str]]]:
+    return lambda sub, names: {
+        allowed: getattr(sub, allowed) | names,
+        blocked: getattr(sub, blocked) - names,
+    }
+
+
+def _block_listed(
+    allowed: str, blocked: str
+) -> Callable[[BaseModel, frozenset[str]], dict[str, frozenset[str]]]:
+    return lambda sub, names: {
+        allowed: getattr(sub, allowed) - names,
+        blocked: getattr(sub, blocked) | names,
+    }
+
+
+# The derivation verbs of a policy file's language tables: each turns a list of names into
+# field updates of that language's sub-policy (the same effect as Policy's helpers).
+_VERBS: dict[str, dict[str, Callable[[Any, frozenset[str]], dict[str, frozenset[str]]]]] = {
+    "python": {
+        "allow_modules": _allow_listed("allowed_modules", "blocked_modules"),
+        "block_modules": _block_listed("allowed_modules", "blocked_modules"),
+        "allow_builtins": _remove("blocked_builtins"),
+        "block_builtins": _add("blocked_builtins"),
+        "allow_magics": _add("allowed_magics"),
+        "block_magics": _remove("allowed_magics"),
+        "allow_dunders": _add("allowed_dunders"),
+        "block_attributes": _add("blocked_attributes"),
+    },
+    "javascript": {
+        "allow_modules": _allow_listed("allowed_modules", "blocked_modules"),
+        "block_modules": _block_listed("allowed_modules", "blocked_modules"),
+        "allow_process_properties": _add("allowed_process_properties"),
+        "allow_globals": _remove("blocked_globals"),
+        "block_globals": _add("blocked_globals"),
+    },
+    "shell": {
+        "allow_commands": _allow_listed("allowed_commands", "blocked_commands"),
+        "block_commands": _add("blocked_commands"),
+    },
+}
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read a policy file (TOML); `InvalidRequest` says what is wrong with a bad one.
+
+    A derivation names its preset in ``base`` and changes only what it lists::
+
+        base = "standard"                 # strict, standard or off
+        name = "analysis"                 # optional; default: the file name
+        warn_rules = ["python.dunder-definition"]   # top-level Policy fields replace
+
+        [python]
+        allow_modules = ["requests"]      # allow_/block_ lists add to the preset's
+        block_modules = ["sqlite3"]
+        allow_builtins = ["eval"]
+        allow_magics = ["load_ext"]
+        dynamic_attributes = false        # a field of PythonPolicy replaces the preset's
+
+        [javascript]
+        allow_modules = ["http"]
+
+        [shell]
+        allow_commands = ["curl"]
+        arithmetic = false
+
+    Verbs: python ``allow_modules``, ``block_modules``, ``allow_builtins``,
+    ``block_builtins``, ``allow_magics``, ``block_magics``, ``allow_dunders``,
+    ``block_attributes``; javascript ``allow_modules``, ``block_modules``,
+    ``allow_process_properties``, ``allow_globals``, ``block_globals``; shell
+    ``allow_commands``, ``block_commands``. Without ``base`` the file is a complete
+    policy, every field of `Policy` spelled out (``policy_to_toml`` writes one; a missing
+    field takes the model's default, which is the strict value).
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise InvalidRequest(f"policy file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"policy file {path}: not UTF-8 (byte {exc.start})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidRequest(f"policy file {path}: not valid TOML: {exc}") from None
+    try:
+        if "base" in data:
+            return _derive(data, default_name=path.stem)
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequest(f"policy file {path}: {_first_problem(exc)}") from None
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"policy file {path}: {exc}") from None
+
+
+def _derive(data: dict[str, Any], default_name: str) -> Policy:
+    data = dict(data)
+    base = data.pop("base")
+    if not isinstance(base, str) or base not in PRESETS:
+        raise InvalidRequest(f"base = {base!r} is not a preset ({', '.join(PRESETS)})")
+    policy = PRESETS[base]
+    top: dict[str, Any] = {"name": data.pop("name", default_name)}
+    for key, value in data.items():
+        if key in _SUB_POLICIES:
+            if not isinstance(value, dict):
+                raise InvalidRequest(f"[{key}] must be a table")
+            policy = policy.model_copy(update={key: _derive_sub(key, getattr(policy, key), value)})
+        elif key in Policy.model_fields:
+            top[key] = value
+        else:
+            known = ", ".join(["base", *Policy.model_fields, *_SUB_POLICIES])
+            raise InvalidRequest(f"unknown key {key!r}; keys: {known}")
+    # Validated as a whole, so a wrong type in any field is reported as pydantic sees it.
+    return Policy.model_validate({**policy.model_dump(), **top})
+
+
+def _derive_sub(language: str, sub: BaseModel, table: dict[str, Any]) -> BaseModel:
+    verbs = _VERBS[language]
+    fields = type(sub).model_fields
+    updates: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in verbs:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InvalidRequest(f"[{language}] {key} must be a list of strings")
+            current = sub.model_copy(update=updates)
+            updates.update(verbs[key](current, frozenset(value)))
+        elif key in fields:
+            updates[key] = value
+        else:
+            known = ", ".join([*verbs, *fields])
+            raise InvalidRequest(f"[{language}] unknown key {key!r}; keys: {known}")
+    model = type(sub)
+    try:
+        return model.model_validate({**sub.model_dump(), **updates})
+    except ValidationError as exc:
+        raise InvalidRequest(f"[{language}] {_first_problem(exc)}") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    count = exc.error_count()
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def policy_to_toml(policy: Policy) -> str:
+    """The complete policy as a TOML policy file (``load_policy`` reads it back)."""
+    data = policy.model_dump(mode="json")
+    lines = [f"# companion_kernel validation policy {policy.name!r}, every field spelled out."]
+    tables = {k: data.pop(k) for k in _SUB_POLICIES}
+    lines += [f"{key} = {_toml_value(value)}" for key, value in data.items()]
+    for table, fields in tables.items():
+        lines += ["", f"[{table}]"]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in fields.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON string escapes are valid in TOML basic strings
+    items = sorted(str(v) for v in value)
+    if not items:
+        return "[]"
+    return "[\n" + "".join(f"    {json.dumps(v)},\n" for v in items) + "]"
+
+
+def policy_option(value: str | Policy) -> str | Policy:
+    """A ``--policy`` argument: a preset name, or the path of a ``.toml`` policy file."""
+    if isinstance(value, Policy) or value in PRESETS:
+        return value
+    if value.endswith(".toml") or Path(value).is_file():
+        return load_policy(value)
+    raise InvalidRequest(
+        f"unknown policy {value!r}: use a preset ({', '.join(PRESETS)}) or the path of a "
+        "policy file (.toml)"
+    )

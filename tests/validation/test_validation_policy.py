@@ -131,3 +131,66 @@ class TestDerivation:
         policy = get_policy("strict").model_copy(update={"max_source_chars": 10})
         assert validate("x = 1", "python", policy).ok
         assert validate("x = 1 + 2 + 3", "python", policy).violations[0].rule == "python.input"
+
+
+class TestNotebookMagics:
+    """Ordinary notebooks pass `standard`; magics that spawn or evaluate hidden code do not."""
+
+    @pytest.mark.parametrize(
+        "code",
+        [
+            "%matplotlib inline",
+            "%load_ext autoreload\n%autoreload 2",
+            "%reload_ext autoreload",
+            "%load_ext line_profiler",
+            "%config InlineBackend.figure_format = 'retina'",
+            "%%capture captured\nprint('hidden')",
+            "%%time\nx = sum(range(10))",
+            "%timeit x = {1: 2}",
+            "%%writefile notes.txt\nanything, even import subprocess",
+            "%%html\n<b>bold</b>",
+            "%who\n%pwd\n%precision 3\n%xmode Minimal",
+        ],
+    )
+    def test_accepted_under_standard(self, code: str) -> None:
+        report = validate(code, "python", "standard")
+        assert report.ok, report.summary()
+        assert not validate(code, "python", "strict").ok
+
+    @pytest.mark.parametrize(
+        ("code", "needle"),
+        [
+            ("!ls", "shell escape"),
+            ("files = !ls", "shell escape"),
+            ("%%bash\nls", "%%bash is not allowed"),
+            ("%system ls", "%system is not allowed"),
+            ("%sx ls", "%sx is not allowed"),
+            ("%run script.py", "%run is not allowed"),
+            ("%pip install requests", "%pip is not allowed"),
+            ("%env LD_PRELOAD=/tmp/x.so", "%env is not allowed"),
+            ("import os\n%matplotlib {os.system('id')}", "IPython evaluates"),
+            ("%time x = \"{os.system('id')}\"", "IPython evaluates"),
+            ("%pwd $x", "IPython evaluates"),
+            ("%%capture out\nimport subprocess", "subprocess"),
+            ("%load_ext subprocess", "subprocess"),
+            ("%load_ext os.path extra", "one module name"),
+            ("%config IPKernelApp.exec_lines = ['x']", "InlineBackend"),
+            ("%config InlineBackend.rc = dict(x=__import__('os'))", "InlineBackend"),
+        ],
+    )
+    def test_rejected_under_standard(self, code: str, needle: str) -> None:
+        report = validate(code, "python", "standard")
+        assert not report.ok
+        assert any(needle in v.message for v in report.errors), report.summary()
+
+
+class TestShellCd:
+    @pytest.mark.parametrize("code", ["cd /tmp && GREETING=hi", "cd", "cd ..; ls", 'cd "$HOME"'])
+    def test_standard_goes_anywhere_strict_stays_below(self, code: str) -> None:
+        assert validate(code, "shell", "standard").ok
+        report = validate(code, "shell", "strict")
+        assert [v.rule for v in report.errors] == ["shell.write"]
+
+    def test_writes_are_still_checked_after_cd(self) -> None:
+        report = validate("cd /tmp; echo x > /dev/tcp/example.com/80", "shell", "standard")
+        assert [v.rule for v in report.errors] == ["shell.network"]
