@@ -320,6 +320,9 @@ class TestHostTools:
             "close_session",
             "restart_session",
             "interrupt",
+            "write_file",
+            "read_file",
+            "list_files",
         }
 
 

@@ -73,6 +73,10 @@ class McpConfig(BaseModel):
     """Longest side, in pixels, of a downscaled image."""
     max_attachment_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024)
     """Memory one client's linked outputs may use; the oldest are dropped past it."""
+    max_file_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    """Largest file `write_file` accepts and `read_file` returns (text beyond it is cut)."""
+    max_list_entries: int = Field(1000, ge=10)
+    """Entries `list_files` returns at most (the rest are counted)."""
 
     @property
     def content_options(self) -> ContentOptions:

@@ -29,6 +29,7 @@ from companion_kernel.errors import InvalidRequest
 
 from ._auth import StaticTokenVerifier
 from ._clients import ClientRegistry
+from ._files import FileTools
 from ._tools import CodeTools, registry_tools
 from .config import McpConfig
 from .content import ATTACHMENT_URI_PREFIX
@@ -40,9 +41,10 @@ log = logging.getLogger(__name__)
 _INSTRUCTIONS = """\
 Runs code in warm, sandboxed Jupyter kernels (Python, JavaScript, shell).
 Use run_code for one-off runs; create_session for state that persists between calls
-(variables, imports, files), then pass its session_id to run_code. Results carry stdout,
-stderr, the value of the last expression, images and errors with tracebacks. Code the
-policy forbids is rejected with the reasons, before it runs."""
+(variables, imports, files), then pass its session_id to run_code. write_file, read_file
+and list_files move files in and out of a session's workspace (its working directory).
+Results carry stdout, stderr, the value of the last expression, images and errors with
+tracebacks. Code the policy forbids is rejected with the reasons, before it runs."""
 
 _LINK_TYPES = {
     "png": "image/png",
@@ -100,6 +102,9 @@ class CompanionMcpServer:
             "close_session",
             "restart_session",
             "interrupt",
+            "write_file",
+            "read_file",
+            "list_files",
         }
         extra = []
         if self.config.expose_tools and self.engine.tools is not None:
@@ -114,6 +119,7 @@ class CompanionMcpServer:
             **auth,
         )
         tools.register(self.mcp.add_tool)
+        FileTools(self.clients, self.config).register(self.mcp.add_tool)
         for extension, mime in _LINK_TYPES.items():
             self._add_output_resource(extension, mime)
 
