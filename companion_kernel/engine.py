@@ -72,10 +72,16 @@ class _Reaper:
         self.processes.pop(pid, None)
 
     def __call__(self) -> None:
+        from .sandbox import _cgroups
+
+        groups = set()
+        for pid in self.processes:
+            groups |= _cgroups.kernel_dirs_of(pid)
         for pid, create_time in list(self.processes.items()):
             kill_process_tree(pid, create_time)
         self.processes.clear()
         _kill_strays(self.runtime_dir)
+        _cgroups.remove_dirs(groups)  # normally gone already; not when a close was cut short
         remove_tree(self.runtime_dir)
 
 

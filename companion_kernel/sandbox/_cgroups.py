@@ -19,7 +19,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["CgroupSupport", "KernelCgroup", "detect", "sweep_stale"]
+__all__ = [
+    "CgroupSupport",
+    "KernelCgroup",
+    "detect",
+    "kernel_dirs_of",
+    "remove_dirs",
+    "sweep_stale",
+]
 
 Controller = Literal["pids", "memory", "cpu"]
 _CONTROLLERS: tuple[Controller, ...] = ("pids", "memory", "cpu")
@@ -269,6 +276,52 @@ def sweep_stale(support: CgroupSupport) -> int:
                     os.rmdir(entry.path)
                     removed += 1
     return removed
+
+
+def kernel_dirs_of(pid: int) -> set[str]:
+    """The per-kernel cgroup directories ``pid`` is in (empty when it is gone)."""
+    points: dict[str, str] = {}
+    for fstype, point, opts in _mounts():
+        if fstype == "cgroup2":
+            points[""] = point
+        else:
+            for opt in opts:
+                points.setdefault(opt, point)
+    out = set()
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if not os.path.basename(path).startswith(_PREFIX):
+                continue
+            for name in controllers.split(",") if controllers else [""]:
+                if name in points:
+                    out.add(points[name] + path)
+    return out
+
+
+def remove_dirs(dirs: set[str], timeout: float = 5.0) -> set[str]:
+    """Kill what is left in these cgroups and remove them (blocking); returns those left."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    left = set(dirs)
+    while left:
+        for path in list(left):
+            with contextlib.suppress(OSError, ValueError):
+                for pid in (Path(path) / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(OSError):
+                        os.kill(int(pid), signal.SIGKILL)
+            try:
+                os.rmdir(path)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+            left.discard(path)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    return left
 
 
 def _alive(pid: int) -> bool:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sandbox._sandbox_support import requires_bwrap
@@ -104,3 +107,21 @@ class TestCgroups:
         for controller in ("pids", "memory"):
             text = support.describe(controller)  # type: ignore[arg-type]
             assert text == "none" or text.startswith(f"{controller} cgroup v")
+
+
+@pytest.mark.skipif(not _cgroups.detect().pids, reason="no writable pids cgroup here")
+def test_a_reaper_finds_a_kernels_cgroups_by_pid_and_removes_them() -> None:
+    group = _cgroups.KernelCgroup.create(_cgroups.detect(), pids=16, memory_bytes=None)
+    proc = subprocess.Popen(["sleep", "300"])
+    try:
+        for procs in group.procs_files:
+            Path(procs).write_text(str(proc.pid))
+        dirs = _cgroups.kernel_dirs_of(proc.pid)
+        assert dirs == {str(path) for path, _ in group.dirs.values()}
+        assert _cgroups.remove_dirs(dirs) == set()
+        assert proc.wait(10) == -signal.SIGKILL
+        assert not any(os.path.exists(d) for d in dirs)
+    finally:
+        proc.kill()
+        proc.wait()
+        group.remove_now()
