@@ -35,7 +35,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python system-deps
-	$(BIN)/pip install -q -e '.[dev,data]'
+	$(BIN)/pip install -q -e '.[dev,data,gateway]'
 	touch $@
 
 $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json

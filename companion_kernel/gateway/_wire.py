@@ -30,8 +30,10 @@ CHANNELS = ("shell", "iopub", "control", "stdin")
 
 _DELIM = b"<IDS|MSG>"
 _MAX_PARTS = 4096
-# Over the websocket nothing is signed by the kernel's key: decode without verifying.
-_UNSIGNED = Session(key=b"")
+# Over the websocket nothing is signed by the kernel's key: decode without verifying. (An
+# empty key would log an "insecure" warning per Session; the gateway signs for the kernel.)
+_UNSIGNED = Session(key=b"unused")
+_UNSIGNED.auth = None
 
 
 def encode_v1(channel: str, parts: list[bytes]) -> bytes:

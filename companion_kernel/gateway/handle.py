@@ -41,6 +41,7 @@ _BACKLOG_BYTES = 16 * 1024 * 1024
 _MIN_FRAME_BYTES = 64 * 1024 * 1024
 _HANDSHAKE_RETRY_S = 1.0
 _SHUTDOWN_TIMEOUT_S = 10.0
+_CLOSE_WAIT_S = 2.0
 
 
 class GatewayKernel(KernelHandle):
@@ -60,7 +61,9 @@ class GatewayKernel(KernelHandle):
         """The kernel's id on its gateway."""
         self._gateways = gateways
         self._max_message_bytes = max_message_bytes
-        self._session = Session(key=b"", username="companion")
+        # Only builds and packs messages: the websocket carries no signatures (the gateway
+        # signs what it forwards to the kernel), so the key is never used.
+        self._session = Session(key=uuid.uuid4().bytes, username="companion")
         self._ws: WebSocketClientConnection | None = None
         self._v1 = True
         self._reader: asyncio.Task[None] | None = None
@@ -135,13 +138,19 @@ class GatewayKernel(KernelHandle):
             **gateways.request_options(),
         )
         ping = gateways.config.ping_interval_s
-        self._ws = await websocket_connect(
+        connecting = websocket_connect(
             request,
             subprotocols=[_wire.SUBPROTOCOL],
             max_message_size=max(4 * self._max_message_bytes, _MIN_FRAME_BYTES),
             ping_interval=ping,
             ping_timeout=ping,
         )
+        try:
+            self._ws = await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            # The connection completes without us (pool closed, start timed out): close it.
+            connecting.add_done_callback(_close_connected)
+            raise
         if self._ws.protocol is not None:
             self._ws.protocol.set_nodelay(True)
         self._quickack = _quickack_setter(self._ws)
@@ -182,10 +191,16 @@ class GatewayKernel(KernelHandle):
     async def _teardown(self) -> None:
         """Close the websocket, delete the remote kernel and give the gateway slot back."""
         ws, self._ws = self._ws, None
+        reader, self._reader = self._reader, None
         if ws is not None:
+            protocol = ws.protocol
             with contextlib.suppress(Exception):
                 ws.close()
-        reader, self._reader = self._reader, None
+            if reader is not None:  # it ends when the server answers the close
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(asyncio.shield(reader), _CLOSE_WAIT_S)
+            if protocol is not None and not protocol.stream.closed():
+                protocol.stream.close()  # no answer: do not leave the socket to the GC
         if reader is not None:
             reader.cancel()
             with contextlib.suppress(BaseException):
@@ -394,6 +409,16 @@ class GatewayKernel(KernelHandle):
             await self._gateways.request(
                 gateway.kernel_url(kernel_id, "/interrupt"), "POST", timeout=_SHUTDOWN_TIMEOUT_S
             )
+
+
+def _close_connected(future: asyncio.Future[WebSocketClientConnection]) -> None:
+    if future.cancelled() or future.exception() is not None:
+        return
+    ws = future.result()
+    protocol = ws.protocol
+    ws.close()
+    if protocol is not None:
+        protocol.stream.close()
 
 
 def _nothing() -> None:
