@@ -28,6 +28,8 @@ GROUPS = (
     "tools",
     "bridge",
     "interpreter",
+    "workspace",
+    "mcp",
 )
 
 
