@@ -16,7 +16,8 @@ from companion_kernel.errors import InvalidRequest
 from companion_kernel.languages import get_language
 from companion_kernel.stdin import InputRequest
 
-pytestmark = [pytest.mark.kernel, requires_bwrap, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.kernel, requires_bwrap]
+module_loop = pytest.mark.asyncio(loop_scope="module")
 
 JS_PROBLEM = get_language("javascript").check()
 LANGUAGES = ("python", "shell") if JS_PROBLEM else ("python", "javascript", "shell")
@@ -56,6 +57,7 @@ async def engine() -> AsyncIterator[Engine]:
         yield eng
 
 
+@module_loop
 @pytest.mark.parametrize("language", LANGUAGES)
 class TestAnswers:
     async def test_a_string_answers_line_by_line(self, engine: Engine, language: str) -> None:
@@ -160,11 +162,13 @@ class TestAnswers:
             assert after.status == "ok" and after.stdout == "7\n"
 
 
+@module_loop
 async def test_bad_input_is_refused_before_anything_runs(engine: Engine) -> None:
     with pytest.raises(InvalidRequest, match="input must be a string"):
         await engine.execute("1", "python", input=42)  # type: ignore[arg-type]
 
 
+@module_loop
 async def test_shell_read_options_work_with_answers(engine: Engine) -> None:
     code = (
         'read -r -a words\necho "${#words[@]} ${words[1]}"\n'
@@ -182,8 +186,34 @@ async def test_shell_read_options_work_with_answers(engine: Engine) -> None:
         assert after.stdout == "next\n"
 
 
+@module_loop
 async def test_output_that_merely_looks_like_the_marker_is_plain_output(engine: Engine) -> None:
     fake = r"printf '\033]companion-read;0000000000000000;0;who\a'; echo; echo done"
     result = await engine.execute(fake, "shell", input=["unused"], timeout=10)
     assert result.status == "ok", result.error
     assert result.stdout.endswith("done\n")
+
+
+def test_sync_engine_passes_input_and_runs_callbacks_off_its_loop() -> None:
+    import threading
+
+    from companion_kernel import SyncEngine
+
+    config = EngineConfig(
+        languages=("python",),
+        pools={"python": PoolConfig(min_idle=0)},
+        isolation="require",
+        policy="off",
+    )
+    threads: list[str] = []
+
+    def answer(request: InputRequest) -> str:
+        threads.append(threading.current_thread().name)
+        return "sync"
+
+    with SyncEngine(config, tools=False) as engine, engine.session("python") as session:
+        result = session.execute("print(input('? '))", input=answer)
+        assert result.status == "ok" and result.stdout == "sync\n"
+        one_shot = engine.execute("print(input(), input())", "python", input="a\nb")
+        assert one_shot.stdout == "a b\n"
+    assert threads and threads[0] not in ("ck-loop", threading.current_thread().name)

@@ -20,9 +20,11 @@ Standalone on purpose (imports nothing from companion_kernel): sandboxed kernels
 this directory, not the package.
 """
 
+import atexit
 import os
 import re
 import secrets
+import shutil
 import tempfile
 
 import pexpect
@@ -206,6 +208,7 @@ class _Kernel(bash_kernel_module.BashKernel):
             return "# companion-input eof"
         if self._input_dir is None:
             self._input_dir = tempfile.mkdtemp(prefix="companion-input-")
+            atexit.register(shutil.rmtree, self._input_dir, ignore_errors=True)
         path = os.path.join(self._input_dir, secrets.token_hex(8))
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
