@@ -92,7 +92,10 @@ class GatewayKernel(KernelHandle):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         failures: list[str] = []
-        for gateway in self._gateways.order():
+        tried: set[int] = set()
+        # Re-ranked after every failure: loads change while this start tries a dead gateway.
+        while (gateway := self._next_gateway(tried)) is not None:
+            tried.add(gateway.index)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 failures.append("the start timeout ran out")
@@ -120,6 +123,9 @@ class GatewayKernel(KernelHandle):
         raise KernelStartError(
             f"the {self.language} kernel could not start on any gateway: {'; '.join(failures)}"
         )
+
+    def _next_gateway(self, tried: set[int]) -> Gateway | None:
+        return next((g for g in self._gateways.order() if g.index not in tried), None)
 
     async def _start_on(self, gateway: Gateway, deadline: float) -> None:
         loop = asyncio.get_running_loop()
