@@ -14,19 +14,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidRequest, UnknownLanguage
+from .errors import CompanionKernelError, InvalidRequest, UnknownLanguage
 from .languages import canonical_language, get_language, known_languages
 
 __all__ = ["add_commands"]
 
 _RAW = argparse.RawDescriptionHelpFormatter
-_POLICIES = ("strict", "standard", "off")
 _ISOLATION = ("require", "auto", "off")
 
 _RUN_EPILOG = """\
 The language comes from the file extension (.py, .js/.mjs/.cjs, .sh/.bash) or, for a
 notebook, from its kernel (metadata.kernelspec / language_info: python3, javascript,
 bash, companion-*); --lang overrides both.
+
+The kernel sees FILE's folder as its workspace and working directory, so the code
+opens its data files by relative path (read-only; --writable lets it write there).
+Notebooks run as nbclient would: %matplotlib inline, %load_ext, %autoreload, %time,
+%%capture and the like are allowed by the default policy; !cmd, %%bash, %system and %sx
+are not (they start processes). --policy takes a preset or a policy file (.toml).
 
 A notebook's code cells run in order in one session (state carries from cell to cell).
 Their outputs are written back into the notebook, or to --output, in one atomic step:
@@ -43,6 +48,9 @@ examples:
   companion-kernel run analysis.ipynb                     outputs written back in place
   companion-kernel run analysis.ipynb --output done.ipynb
   companion-kernel run analysis.ipynb --allow-errors --json
+  companion-kernel run report.ipynb --writable --policy team.toml
+  companion-kernel run notebooks/01_quickstart.ipynb --isolation off --policy off \\
+      --keep-processes --timeout 120     a notebook that drives its own engine (trusted)
 """
 
 _DEMO_EPILOG = """\
@@ -93,9 +101,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print a machine-readable report")
     p.add_argument(
         "--policy",
-        choices=_POLICIES,
         default="standard",
-        help="validator policy (default: standard)",
+        metavar="POLICY",
+        help="strict, standard (default), off, or a policy file (.toml)",
+    )
+    p.add_argument(
+        "--keep-processes",
+        action="store_true",
+        help="processes the code starts outlive their cell (until the run ends)",
+    )
+    p.add_argument(
+        "--writable",
+        action="store_true",
+        help="let the code write into FILE's folder (default: read-only)",
     )
     p.add_argument(
         "--isolation",
@@ -132,6 +150,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    if not args.json:
+        return _run(args)
+    # A program reading --json gets JSON for bad input and engine failures too.
+    from .cli import _invalid_request
+
+    try:
+        return _run(args)
+    except (CompanionKernelError, OSError, ValueError) as exc:
+        print(json.dumps(_invalid_request(exc), indent=2))
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .validation import policy_option
+
+    args.policy = policy_option(args.policy)
     path = Path(args.file)
     if not path.is_file():
         raise InvalidRequest(f"{path}: no such file")
@@ -188,11 +222,24 @@ def _engine_config(language: str, args: argparse.Namespace) -> Any:
     )
 
 
+def _workspace(args: argparse.Namespace) -> dict[str, Any]:
+    """The session options: FILE's folder as the workspace, and whether processes outlive cells."""
+    folder = Path(args.file).resolve().parent
+    return {
+        "workspace": folder,
+        "workspace_readonly": not args.writable,
+        "background_processes": args.keep_processes,
+    }
+
+
 async def _run_script(code: str, language: str, args: argparse.Namespace) -> Any:
     from .engine import Engine
 
     async with Engine(_engine_config(language, args)) as engine:
-        return await engine.execute(code, language, timeout=args.timeout)
+        async with engine.session(language, **_workspace(args)) as session:
+            result = await session.execute(code, timeout=args.timeout)
+    result.session_id = None
+    return result
 
 
 # -- notebooks ---------------------------------------------------------------------------------
@@ -363,7 +410,7 @@ async def _execute_cells(
 
     reports: list[dict[str, Any]] = []
     async with Engine(_engine_config(language, args)) as engine:
-        async with engine.session(language) as session:
+        async with engine.session(language, **_workspace(args)) as session:
             for number, (index, cell) in enumerate(code_cells, start=1):
                 bar.running(f"cell {number}/{len(code_cells)}")
                 if not cell.source.strip():

@@ -21,10 +21,12 @@ EXIT_STATUS = {"ok": 0, "error": 1, "timeout": 2, "rejected": 3, "died": 4, "can
 
 
 def _read_code(args: argparse.Namespace) -> str:
-    if args.file:
-        data = Path(args.file).read_bytes()
-    elif args.code in (None, "-"):
+    if args.code_file:
+        data = Path(args.code_file).read_bytes()
+    elif args.code == "-" or (args.code is None and not sys.stdin.isatty()):
         data = sys.stdin.buffer.read()
+    elif args.code is None:
+        raise CompanionKernelError("no code: pass CODE, -f FILE, or - to read stdin")
     else:
         return str(args.code)
     try:
@@ -97,9 +99,12 @@ def _exec(args: argparse.Namespace) -> int:
     from .engine import Engine
     from .languages import canonical_language
     from .session import _check_code, _check_timeout
+    from .validation import policy_option
 
-    code = _read_code(args)
     # Bad input is answered before any kernel starts.
+    policy = "off" if args.no_validate else policy_option(args.policy)
+    files = _input_files(args.file or [])
+    code = _read_code(args)
     _check_code(code, EngineConfig.model_fields["max_code_bytes"].default)
     _check_timeout(args.timeout, 1.0)
     if args.lang is not None:
@@ -107,20 +112,78 @@ def _exec(args: argparse.Namespace) -> int:
 
     async def run() -> Any:
         pools = {lang: PoolConfig(min_idle=0) for lang in ("python", "javascript", "shell")}
-        config = EngineConfig(
-            pools=pools,
-            policy="off" if args.no_validate else args.policy,
-            isolation=args.isolation,
-        )
+        config = EngineConfig(pools=pools, policy=policy, isolation=args.isolation)
         async with Engine(config) as engine:
-            return await engine.execute(code, args.lang, timeout=args.timeout)
+            return await engine.execute(
+                code, args.lang, timeout=args.timeout, files=files, collect=args.collect
+            )
 
     result = asyncio.run(run())
     if args.json:
+        if args.out_dir is not None:
+            _write_collected(result.files, Path(args.out_dir))
         print(result.model_dump_json(indent=2))
     else:
         print_result(result)
+        _report_collected(result.files, args.collect, Path(args.out_dir or "."))
     return EXIT_STATUS.get(result.status, 1)
+
+
+def _input_files(specs: Sequence[str]) -> dict[str, bytes]:
+    """`--file PATH` (named after its base name) or `--file NAME=PATH`, read now."""
+    from pathlib import PurePosixPath
+
+    files: dict[str, bytes] = {}
+    for spec in specs:
+        name, sep, source = spec.partition("=")
+        if not sep or Path(spec).is_file():
+            name, source = Path(spec).name, spec
+        parts = PurePosixPath(name).parts
+        if not name or name.startswith("/") or ".." in parts or "\0" in name:
+            raise CompanionKernelError(
+                f"--file {spec}: {name!r} is not a relative path inside the workspace"
+            )
+        if name in files:
+            raise CompanionKernelError(f"--file {spec}: {name!r} is given twice")
+        files[name] = Path(source).read_bytes()
+    return files
+
+
+def _write_collected(files: dict[str, bytes], out_dir: Path) -> list[Path]:
+    """Write collected workspace files below `out_dir` (each replaced in one step)."""
+    import os
+    import tempfile
+    from pathlib import PurePosixPath
+
+    written: list[Path] = []
+    for name, data in files.items():
+        parts = PurePosixPath(name).parts
+        # The names come from the sandbox: never let one climb out of out_dir.
+        if not parts or name.startswith("/") or any(p in ("..", ".") for p in parts):
+            raise CompanionKernelError(f"refusing to write collected file {name!r}")
+        target = out_dir.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        written.append(target)
+    return written
+
+
+def _report_collected(files: dict[str, bytes], patterns: Sequence[str] | None, out: Path) -> None:
+    if not patterns:
+        return
+    if not files:
+        print(f"collected nothing matching {' '.join(patterns)}", file=sys.stderr)
+        return
+    for (name, data), target in zip(files.items(), _write_collected(files, out), strict=True):
+        print(f"collected {name} ({len(data):,} bytes) -> {target}", file=sys.stderr)
 
 
 def _cmd_install_kernelspecs(args: argparse.Namespace) -> int:
@@ -166,15 +229,49 @@ def build_parser() -> argparse.ArgumentParser:
             "  companion-kernel exec 'sum(range(10))'\n"
             "  companion-kernel exec --json --timeout 5 -f script.py\n"
             "  companion-kernel exec --lang shell 'echo $HOME'\n"
-            "  companion-kernel exec --no-validate 'import os; print(os.getpid())'\n"
+            "  companion-kernel exec --policy team.toml -f analysis.py\n"
+            "  companion-kernel exec --file sales.csv --collect 'out/*.png' --out-dir results \\\n"
+            "      \"import pandas as pd, os; os.makedirs('out', exist_ok=True); ...\"\n"
+            "  companion-kernel exec --no-validate 'import os; print(os.getpid())'\n\n"
+            "files: --file puts a file into the kernel's workspace (its working directory)\n"
+            "before the code runs, as its base name or as NAME=PATH. Workspace files matching\n"
+            "a --collect glob are written below --out-dir (default: the current directory) and\n"
+            "listed on stderr. With --json they are in the result's `files` (base64) and\n"
+            "written to disk only when --out-dir is given.\n\n"
+            "policy: a preset (strict, standard, off) or a policy file, TOML:\n"
+            '  base = "standard"\n'
+            "  [python]\n"
+            '  allow_modules = ["requests"]\n'
+            "(see companion_kernel.validation.load_policy; companion-kernel validate\n"
+            "--dump-policy standard prints a complete policy to start from)\n"
         ),
     )
     p.add_argument("code", nargs="?", help="the code, or - to read stdin")
-    p.add_argument("-f", "--file", help="read the code from FILE")
+    p.add_argument("-f", "--code-file", metavar="FILE", help="read the code from FILE")
+    p.add_argument(
+        "--file",
+        action="append",
+        metavar="[NAME=]PATH",
+        help="put this file into the workspace before running (repeatable)",
+    )
+    p.add_argument(
+        "--collect",
+        action="append",
+        metavar="GLOB",
+        help="bring back workspace files matching GLOB after running (repeatable)",
+    )
+    p.add_argument(
+        "--out-dir", metavar="DIR", help="where collected files are written (default: .)"
+    )
     p.add_argument("-l", "--lang", help="python, javascript or shell (default: detected)")
     p.add_argument("-t", "--timeout", type=float, default=None, help="seconds (default 30)")
     p.add_argument("--json", action="store_true", help="print the ExecutionResult as JSON")
-    p.add_argument("--policy", default="standard", help="validator policy: strict|standard|off")
+    p.add_argument(
+        "--policy",
+        default="standard",
+        metavar="POLICY",
+        help="strict, standard (default), off, or a policy file (.toml)",
+    )
     p.add_argument("--no-validate", action="store_true", help="skip the validator")
     p.add_argument(
         "--isolation",

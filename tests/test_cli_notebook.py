@@ -170,11 +170,75 @@ class TestRunNotebooks:
         js = make_notebook(
             tmp_path / "js.ipynb", "const n = 6", "console.log(n * 7)", kernel="javascript"
         )
-        sh = make_notebook(tmp_path / "sh.ipynb", "X=5", "echo $((X * 2))", kernel="bash")
-        for path, expected in ((js, "42\n"), (sh, "10\n")):
+        # Arithmetic only on variables the same cell sets to integer literals (a value from
+        # an earlier cell could hold `a[$(cmd)]`); plain expansion carries state across cells.
+        sh = make_notebook(tmp_path / "sh.ipynb", "X=5", 'echo "${X}0 $((2 * 5))"', kernel="bash")
+        for path, expected in ((js, "42\n"), (sh, "50 10\n")):
             done = ck("run", path, "--isolation", "off")
             assert done.returncode == 0, done.stderr
             assert stdout_of(code_cells(path)[1]) == expected
+
+
+class TestOrdinaryNotebooks:
+    """Notebooks written for plain Jupyter run under the default policy, in the sandbox."""
+
+    CELLS = (
+        "import sys\n%matplotlib inline\n%load_ext autoreload\n%autoreload 2",
+        "%config InlineBackend.figure_format = 'png'",
+        "%%capture captured\nprint('hidden')",
+        "%time rows = open('data.csv').read().splitlines()",
+        "print(len(rows), captured.stdout.strip(), sys.version_info.major)",
+    )
+
+    @pytest.fixture(autouse=True)
+    def _open_folder(self, tmp_path: Path) -> None:
+        os.chmod(tmp_path, 0o777)  # a root engine's kernel runs as an unprivileged uid
+
+    def test_magics_and_the_notebook_folder(self, tmp_path: Path) -> None:
+        (tmp_path / "data.csv").write_text("a,b\n1,2\n3,4\n")
+        path = make_notebook(tmp_path / "plain.ipynb", *self.CELLS)
+        done = ck("run", path, "--json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert stdout_of(code_cells(path)[-1]) == "3 hidden 3\n"
+        assert json.loads(done.stdout)["cells_run"] == len(self.CELLS)
+
+    def test_folder_is_read_only_unless_writable(self, tmp_path: Path) -> None:
+        path = make_notebook(
+            tmp_path / "w.ipynb", "open('made.txt', 'w').write('x')", "print('wrote')"
+        )
+        done = ck("run", path)
+        assert done.returncode == 1
+        assert "Read-only file system" in done.stderr
+        assert not (tmp_path / "made.txt").exists()
+        done = ck("run", path, "--writable")
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / "made.txt").read_text() == "x"
+
+    def test_shell_escapes_stay_rejected(self, tmp_path: Path) -> None:
+        path = make_notebook(tmp_path / "bang.ipynb", "!ls", "%%bash\nls")
+        done = ck("run", path, "--allow-errors", "--json")
+        assert done.returncode == 3
+        assert [c["status"] for c in json.loads(done.stdout)["cells"]] == ["rejected"] * 2
+
+    def test_policy_file(self, tmp_path: Path) -> None:
+        (tmp_path / "team.toml").write_text(
+            'base = "standard"\n[python]\nblock_modules = ["json"]\n'
+        )
+        path = make_notebook(tmp_path / "p.ipynb", "import json")
+        done = ck("run", path, "--policy", tmp_path / "team.toml")
+        assert done.returncode == 3
+        assert "json" in done.stderr
+
+    def test_bad_policy_answers_in_json(self, tmp_path: Path) -> None:
+        path = make_notebook(tmp_path / "p.ipynb", "1")
+        done = ck("run", path, "--json", "--policy", tmp_path / "absent.toml")
+        assert done.returncode == 2
+        answer = json.loads(done.stdout)
+        assert answer["kind"] == "invalid_request"
+        assert "absent.toml" in answer["error"]["evalue"]
+        done = ck("run", path, "--policy", "bogus")
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert "unknown policy 'bogus'" in done.stderr
 
 
 class TestBadNotebooks:

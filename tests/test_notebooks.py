@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -135,3 +139,27 @@ def test_notebook_runs_clean(path: Path, tmp_path: Path) -> None:
         proc.kill()
     assert not left, f"orphan companion processes: {[p.info['cmdline'] for p in left]}"
     assert not list(tmp_path.glob("ck-*"))
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_with_the_cli(path: Path, tmp_path: Path) -> None:
+    """`companion-kernel run` runs them too: trusted host notebooks that start their own
+    engine need the host (no sandbox, no validator) and kernels that outlive a cell."""
+    copy = Path(shutil.copy(path, tmp_path))
+    argv = [str(Path(sys.executable).parent / "companion-kernel"), "run", str(copy)]
+    argv += ["--isolation", "off", "--policy", "off", "--keep-processes", "--timeout", "120"]
+    done = subprocess.run(
+        [*argv, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["ok"]
+    nb = nbformat.read(copy, as_version=4)
+    seen = [text for cell in nb.cells if cell.cell_type == "code" for text in _texts(cell.outputs)]
+    everything = "\n".join(seen)
+    missing = [text for text in EXPECTED[path.stem] if text not in everything]
+    assert not missing, f"not in the outputs: {missing}"
