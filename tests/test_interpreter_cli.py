@@ -15,7 +15,10 @@ from companion_kernel.cli import main
         (["--lang", "cobol", "1"], "UnknownLanguage", "unknown language 'cobol'"),
         ([""], "InvalidRequest", "code is empty"),
         (["--timeout", "0", "1"], "InvalidRequest", "timeout must be > 0"),
-        (["--policy", "bogus", "--lang", "py", "1"], "ValidationError", "unknown policy"),
+        (["--policy", "bogus", "--lang", "py", "1"], "InvalidRequest", "unknown policy"),
+        (["--policy", "missing.toml", "1"], "InvalidRequest", "policy file missing.toml"),
+        (["--file", "a=/nonexistent/x", "1"], "FileNotFoundError", "No such file"),
+        (["--file", "../x=/etc/hostname", "1"], "CompanionKernelError", "not a relative path"),
     ],
 )
 def test_bad_input_is_answered_in_json(
@@ -35,3 +38,11 @@ def test_without_json_bad_input_stays_a_message(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr()
     assert out.out == ""
     assert "timeout must be > 0" in out.err
+
+
+def test_bad_policy_without_json_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["exec", "--policy", "bogus", "1"]) == 2
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert out.err.startswith("companion-kernel: error: unknown policy 'bogus'")
+    assert "Traceback" not in out.err

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
-from ..errors import CompanionKernelError, UnknownLanguage
+from ..errors import CompanionKernelError, InvalidRequest, UnknownLanguage
 from . import normalize_language, validate
-from .policy import PRESETS
+from .policy import PRESETS, get_policy, policy_option, policy_to_toml
 
 _EXTENSIONS = {
     ".py": "python",
@@ -33,6 +34,15 @@ examples:
   companion-kernel validate --lang python - <<'EOF'
   ().__class__.__base__.__subclasses__()
   EOF
+  companion-kernel validate --policy team.toml cell.py
+  companion-kernel validate --dump-policy standard > team.toml
+
+A policy file (TOML) derives from a preset or spells a whole policy out:
+  base = "standard"
+  [python]
+  allow_modules = ["requests"]
+  [shell]
+  allow_commands = ["curl"]
 
 The validator is a policy gate, not the security boundary: run untrusted code in the
 sandbox (bubblewrap and resource limits) as well.
@@ -61,21 +71,37 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--policy",
         default="strict",
-        help=f"policy preset: {', '.join(PRESETS)} (default: strict)",
+        metavar="POLICY",
+        help=f"a preset ({', '.join(PRESETS)}; default: strict) or a policy file (.toml)",
+    )
+    parser.add_argument(
+        "--dump-policy",
+        metavar="POLICY",
+        help="print this preset or policy file as a complete policy file, then exit",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("file", help="file to check, or - for stdin")
+    parser.add_argument("file", nargs="?", help="file to check, or - for stdin")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``validate``; returns the exit status."""
     try:
+        if args.dump_policy is not None:
+            print(policy_to_toml(get_policy(policy_option(args.dump_policy))), end="")
+            return 0
+        if args.file is None:
+            raise InvalidRequest("nothing to check: pass FILE, or - for stdin")
+        policy = policy_option(args.policy)
         language = _language(args.lang, args.file)
         code = sys.stdin.read() if args.file == "-" else _read(args.file)
-        report = validate(code, language, args.policy)
+        report = validate(code, language, policy)
     except (CompanionKernelError, OSError, UnicodeDecodeError) as exc:
-        print(f"companion-kernel validate: {exc}", file=sys.stderr)
+        if args.json:
+            error = {"ename": type(exc).__name__, "evalue": str(exc)}
+            print(json.dumps({"kind": "invalid_request", "error": error}, indent=2))
+        else:
+            print(f"companion-kernel validate: {exc}", file=sys.stderr)
         return 2
     print(report.model_dump_json(indent=2) if args.json else report.summary())
     return 0 if report.ok else 1
