@@ -1,5 +1,6 @@
 """companion_kernel: warm Jupyter kernels, a validator, sandboxing and tools for AI assistants."""
 
+from .charts import Chart
 from .config import EngineConfig, PoolConfig
 from .detection import Detection, detect_language
 from .engine import Engine, SyncEngine, SyncSession
@@ -16,6 +17,10 @@ from .errors import (
     SessionNotFound,
     ToolError,
     UnknownLanguage,
+    WorkspaceError,
+    WorkspaceFileNotFound,
+    WorkspaceFull,
+    WorkspacePathError,
 )
 from .gateway import GatewayConfig
 from .magic import load_ipython_extension, unload_ipython_extension
@@ -26,17 +31,21 @@ from .models import (
     ExecuteResultOutput,
     ExecutionEvent,
     ExecutionResult,
+    ImageData,
     StreamOutput,
 )
 from .pool import KernelPool, PoolStats
 from .sandbox.limits import Limits
 from .session import Session, SessionState
+from .stdin import InputRequest
 from .tools.bridge import ToolAccess
 from .validation import Policy, ValidationReport, Violation, get_policy, validate
+from .workspace import FileEntry, WorkspaceFiles
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Chart",
     "CompanionKernelError",
     "Detection",
     "DisplayDataOutput",
@@ -49,7 +58,10 @@ __all__ = [
     "ExecutionEvent",
     "ExecutionResult",
     "ExecutionTimeout",
+    "FileEntry",
     "GatewayConfig",
+    "ImageData",
+    "InputRequest",
     "InvalidRequest",
     "KernelDiedError",
     "KernelPool",
@@ -72,6 +84,11 @@ __all__ = [
     "UnknownLanguage",
     "ValidationReport",
     "Violation",
+    "WorkspaceError",
+    "WorkspaceFileNotFound",
+    "WorkspaceFiles",
+    "WorkspaceFull",
+    "WorkspacePathError",
     "__version__",
     "detect_language",
     "get_policy",
