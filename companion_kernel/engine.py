@@ -1016,6 +1016,10 @@ class SyncSession:
         """Run code in the session (blocking)."""
         return self._runner.run(self._session.execute(code, **kwargs))
 
+    def start(self) -> None:
+        """Get the session's kernel and workspace now rather than at its first execution."""
+        self._runner.run(self._session.start())
+
     @property
     def files(self) -> SyncFiles:
         """Blocking file operations on the session's workspace."""

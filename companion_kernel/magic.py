@@ -9,8 +9,10 @@ console.log([1, 2, 3].map(x => x * 2))
 
 Cell magics: `%%companion [-l LANG] [-s SESSION] [--timeout S] [--policy P] [-o VAR]`
 and the short forms `%%py`, `%%node` and `%%shell` (`%%js` is left to IPython, which
-runs it in the browser). Line magics: `%companion sessions|stats|restart NAME|close NAME|
-doctor|config [KEY=VALUE ...]|shutdown`, `%tools [QUERY]` and `%tool NAME ARGS...`.
+runs it in the browser); P is a preset or a policy file (`.toml`). Line magics:
+`%companion sessions|stats|restart NAME|close NAME|doctor|config [KEY=VALUE ...]|
+upload LOCAL [REMOTE]|download REMOTE [LOCAL]|shutdown`, `%tools [QUERY]` and
+`%tool NAME ARGS...`.
 
 Outputs appear as they arrive. When the code itself raises, the cell fails with the
 companion kernel's traceback; rejections, timeouts and dead kernels print a short message.
@@ -27,6 +29,7 @@ import shlex
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -45,6 +48,7 @@ from .models import (
     ExecutionResult,
     StreamOutput,
 )
+from .workspace import CHUNK_BYTES
 
 __all__ = [
     "CompanionCellError",
@@ -55,7 +59,11 @@ __all__ = [
     "unload_ipython_extension",
 ]
 
-_POLICIES = ("strict", "standard", "off")
+# Settings the running engine reads at each execution: changed in place, sessions kept.
+_LIVE_SETTINGS = frozenset(
+    {"policy", "timeout_s", "interrupt_grace_s", "max_code_bytes", "default_language"}
+)
+_DEFAULT_SESSION = "python"
 _PREFIX = "[companion]"
 _DONE = object()
 
@@ -163,7 +171,23 @@ def _notice(text: str) -> None:
     sys.stderr.flush()
 
 
-def _report_outcome(result: ExecutionResult, policy: str | None, config: EngineConfig) -> None:
+def _policy_name(policy: Any) -> str:
+    return policy if isinstance(policy, str) else str(policy.name)
+
+
+def _policy(value: str | None) -> Any:
+    """A `--policy` value: a preset name, or the `Policy` read from a policy file."""
+    if value is None:
+        return None
+    from .validation import policy_option
+
+    try:
+        return policy_option(value)
+    except CompanionKernelError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _report_outcome(result: ExecutionResult, policy: Any, config: EngineConfig) -> None:
     """Short messages for outcomes that are not the code's own exception."""
     if result.state_lost:
         _notice("the kernel was replaced before this cell ran: earlier state is gone")
@@ -171,7 +195,7 @@ def _report_outcome(result: ExecutionResult, policy: str | None, config: EngineC
         _notice(f"output was truncated at {config.max_output_bytes:,} bytes")
     if result.status == "rejected":
         count = len(result.violations)
-        name = policy or config.policy
+        name = _policy_name(policy or config.policy)
         lines = [
             f"rejected by the validator (policy {name!r}, {count} violation"
             f"{'s' if count != 1 else ''}); nothing ran:"
@@ -203,8 +227,9 @@ def _cell_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         argument(
             "--policy",
-            choices=_POLICIES,
-            help="validator policy for this cell (default: the engine's, 'standard')",
+            metavar="POLICY",
+            help="validator policy for this cell: strict, standard, off or a policy file "
+            "(.toml); default: the engine's ('standard')",
         ),
         argument(
             "--timeout",
@@ -338,6 +363,7 @@ class CompanionMagics(Magics):
             raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout}")
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"-o needs a variable name, not {args.out!r}")
+        policy = _policy(args.policy)
         try:
             session = self._session(args.session, language, cell)
         except UsageError:
@@ -345,10 +371,10 @@ class CompanionMagics(Magics):
         except CompanionKernelError as exc:
             raise _failure(exc) from None
         renderer = _Renderer()
-        result = self._execute(session, cell, args.timeout, args.policy, renderer)
+        result = self._execute(session, cell, args.timeout, policy, renderer)
         if args.out is not None:
             self.shell.user_ns[args.out] = result
-        _report_outcome(result, args.policy, self.engine.engine.config)
+        _report_outcome(result, policy, self.engine.engine.config)
         if result.status == "error" and renderer.error is not None:
             err = renderer.error
             raise _cell_error(err.ename, err.evalue, err.traceback) from None
@@ -363,7 +389,7 @@ class CompanionMagics(Magics):
         session: SyncSession,
         code: str,
         timeout: float | None,
-        policy: str | None,
+        policy: Any,
         renderer: _Renderer,
     ) -> ExecutionResult:
         """Run on a helper thread; render events here, on the thread that owns the cell."""
@@ -421,7 +447,12 @@ class CompanionMagics(Magics):
             %companion restart NAME        fresh kernel for session NAME (its state is lost)
             %companion close NAME          close session NAME
             %companion doctor              check the sandbox, limits, Node and kernel specs
-            %companion config [K=V ...]    show or change engine settings (restarts the engine)
+            %companion config [K=V ...]    show or change engine settings (policy=FILE.toml
+                                           too); policy and timeouts change in place, other
+                                           settings restart the engine
+            %companion upload LOCAL [REMOTE] [-s NAME]    put a file into a session's
+                                           workspace (default session: python)
+            %companion download REMOTE [LOCAL] [-s NAME]  bring one back
             %companion shutdown            stop the engine and every companion kernel
         """
         try:
@@ -438,6 +469,8 @@ class CompanionMagics(Magics):
             "close": self._cmd_close,
             "doctor": self._cmd_doctor,
             "config": self._cmd_config,
+            "upload": self._cmd_upload,
+            "download": self._cmd_download,
             "shutdown": self._cmd_shutdown,
         }
         handler = handlers.get(command)
@@ -447,7 +480,7 @@ class CompanionMagics(Magics):
             return handler(rest)
         except (UsageError, CompanionCellError):
             raise
-        except CompanionKernelError as exc:
+        except (CompanionKernelError, OSError) as exc:
             raise _failure(exc) from None
 
     def _no_args(self, command: str, rest: list[str]) -> None:
@@ -535,8 +568,10 @@ class CompanionMagics(Magics):
 
     def _cmd_config(self, rest: list[str]) -> None:
         if not rest:
-            for key, value in self._config.model_dump().items():
-                print(f"{key} = {value!r}")
+            for key in EngineConfig.model_fields:
+                value = getattr(self._config, key)
+                shown = _policy_name(value) if key == "policy" else value
+                print(f"{key} = {shown!r}")
             return
         changes: dict[str, Any] = {}
         for word in rest:
@@ -546,16 +581,80 @@ class CompanionMagics(Magics):
             if key not in EngineConfig.model_fields:
                 fields = ", ".join(EngineConfig.model_fields)
                 raise UsageError(f"unknown setting {key!r}; settings: {fields}")
-            changes[key] = _parse_value(value)
+            changes[key] = _policy(value) if key == "policy" else _parse_value(value)
+        fields = {key: getattr(self._config, key) for key in EngineConfig.model_fields}
         try:
-            config = EngineConfig.model_validate({**self._config.model_dump(), **changes})
+            config = EngineConfig.model_validate({**fields, **changes})
         except ValueError as exc:
             raise UsageError(f"invalid setting: {_first_error(exc)}") from None
-        running = self._engine is not None
-        self.close()
         self._config = config
-        note = "; the running engine was stopped and its sessions closed" if running else ""
-        print(f"companion engine settings updated{note}")
+        engine = self._engine
+        if engine is None:
+            print("companion engine settings updated")
+            return
+        restart = sorted(set(changes) - _LIVE_SETTINGS)
+        if not restart:
+            engine.engine.config = config
+            print("companion engine settings updated; sessions kept")
+            return
+        self.close()
+        print(
+            f"companion engine settings updated; {', '.join(restart)} needed a new engine: "
+            "the running one was stopped and its sessions closed"
+        )
+
+    def _transfer_args(self, command: str, rest: list[str]) -> tuple[SyncSession, list[str]]:
+        """The session a transfer is for (`-s NAME`, default python) and the paths."""
+        usage = {
+            "upload": "usage: %companion upload LOCAL [REMOTE] [-s SESSION]",
+            "download": "usage: %companion download REMOTE [LOCAL] [-s SESSION]",
+        }[command]
+        paths: list[str] = []
+        name: str | None = None
+        words = iter(rest)
+        for word in words:
+            if word in ("-s", "--session"):
+                name = next(words, None)
+                if name is None:
+                    raise UsageError(usage)
+            else:
+                paths.append(word)
+        if not 1 <= len(paths) <= 2:
+            raise UsageError(usage)
+        if name is None:
+            session = self._session(_DEFAULT_SESSION, "python", "")
+        else:
+            session = self._existing(name)
+        if session.workspace is None:
+            session.start()
+        return session, paths
+
+    def _cmd_upload(self, rest: list[str]) -> None:
+        session, paths = self._transfer_args("upload", rest)
+        local = Path(paths[0]).expanduser()
+        remote = paths[1] if len(paths) > 1 else local.name
+        if not local.is_file():
+            raise UsageError(f"{local}: no such file")
+        parent = str(PurePosixPath(remote).parent)
+        if parent != ".":
+            session.files.mkdir(parent)
+        with local.open("rb") as handle:
+            entry = session.files.write(remote, iter(lambda: handle.read(CHUNK_BYTES), b""))
+        print(
+            f"uploaded {local} to {entry.path} ({entry.size:,} bytes) in session {_label(session)}"
+        )
+
+    def _cmd_download(self, rest: list[str]) -> None:
+        session, paths = self._transfer_args("download", rest)
+        remote = paths[0]
+        local = Path(paths[1] if len(paths) > 1 else PurePosixPath(remote).name).expanduser()
+        if local.is_dir():
+            local = local / PurePosixPath(remote).name
+        data = session.files.read(remote)
+        local.write_bytes(data)
+        print(
+            f"downloaded {remote} from session {_label(session)} to {local} ({len(data):,} bytes)"
+        )
 
     def _cmd_shutdown(self, rest: list[str]) -> None:
         self._no_args("shutdown", rest)
@@ -651,8 +750,12 @@ class CompanionMagics(Magics):
 def _usage() -> str:
     return (
         "usage: %companion sessions | stats | restart NAME | close NAME | doctor | "
-        "config [KEY=VALUE ...] | shutdown"
+        "config [KEY=VALUE ...] | upload LOCAL [REMOTE] | download REMOTE [LOCAL] | shutdown"
     )
+
+
+def _label(session: SyncSession) -> str:
+    return repr(session.name or session.id)
 
 
 def _first_error(exc: Exception) -> str:

@@ -266,7 +266,12 @@ class TestBadInput:
             ("%%py --bogus\n1", "unrecognized arguments: --bogus"),
             ("%%py --timeout soon\n1", "invalid float value"),
             ("%%py --timeout -1\n1", "--timeout must be a positive number"),
-            ("%%py --policy lax\n1", "invalid choice: 'lax'"),
+            ("%%py --policy lax\n1", "unknown policy 'lax'"),
+            ("%%py --policy /nonexistent/p.toml\n1", "policy file /nonexistent/p.toml"),
+            ("%companion config policy=lax", "unknown policy 'lax'"),
+            ("%companion upload", "usage: %companion upload LOCAL"),
+            ("%companion upload /nonexistent/x", "/nonexistent/x: no such file"),
+            ("%companion download a b c", "usage: %companion download REMOTE"),
             ("%%companion -l cobol\n1", "unknown language 'cobol'"),
             ("%%py\n", "empty"),
             ("%%py -o 1x\n1", "-o needs a variable name"),
@@ -342,6 +347,58 @@ class TestLineMagics:
         assert nb.run("%tool add 2 3").result == "5"
         assert nb.run("%tool add 2, b=3.5").result == "5.5"
         assert nb.run('%tool uppercase "two words"').result == "'TWO WORDS'"
+
+
+class TestConfigInPlace:
+    def test_policy_and_timeout_change_without_closing_sessions(self, nb: Notebook) -> None:
+        assert nb.run("%%py -s live\nv = 7").status == "ok"
+        try:
+            changed = nb.run("%companion config policy=strict timeout_s=5")
+            assert changed.stdout == "companion engine settings updated; sessions kept\n"
+            assert nb.run("%%py -s live\nprint(v)").stdout == "7\n"
+            rejected = nb.run("%%py -s live\nimport os")
+            assert "rejected by the validator (policy 'strict'" in rejected.stderr
+            assert "timeout_s = 5.0" in nb.run("%companion config").stdout
+        finally:
+            nb.run("%companion config policy=standard timeout_s=30")
+        assert nb.run("%%py -s live\nimport os\nv").result == "7"
+
+    def test_policy_files_for_the_engine_and_one_cell(self, nb: Notebook, tmp_path: Path) -> None:
+        path = tmp_path / "no-json.toml"
+        path.write_text('base = "standard"\n[python]\nblock_modules = ["json"]\n')
+        cell = nb.run(f"%%py --policy {path}\nimport json")
+        assert "rejected by the validator (policy 'no-json'" in cell.stderr
+        try:
+            assert nb.run(f"%companion config policy={path}").status == "ok"
+            assert "policy = 'no-json'" in nb.run("%companion config").stdout
+            assert "policy 'no-json'" in nb.run("%%py\nimport json").stderr
+        finally:
+            nb.run("%companion config policy=standard")
+        assert nb.run("%%py\nimport json").status == "ok"
+
+
+class TestFileTransfer:
+    def test_upload_then_download(self, nb: Notebook, tmp_path: Path) -> None:
+        local = tmp_path / "in.txt"
+        local.write_text("some data")
+        up = nb.run(f"%companion upload {local} data/in.txt")
+        assert up.status == "ok", up.stderr
+        assert up.stdout.startswith(f"uploaded {local} to data/in.txt (9 bytes)")
+        made = nb.run("%%py\nopen('made.txt', 'w').write(open('data/in.txt').read().upper())")
+        assert made.status == "ok", made.errors
+        down = nb.run(f"%companion download made.txt {tmp_path}")
+        assert down.status == "ok", down.stderr
+        assert (tmp_path / "made.txt").read_text() == "SOME DATA"
+
+    def test_named_session_and_errors(self, nb: Notebook, tmp_path: Path) -> None:
+        nb.run("%%node -s web\nrequire('fs').writeFileSync('n.json', '[1,2]')")
+        down = nb.run(f"%companion download n.json {tmp_path / 'n.json'} -s web")
+        assert down.status == "ok", down.stderr
+        assert (tmp_path / "n.json").read_text() == "[1,2]"
+        [missing] = nb.run("%companion download absent.txt -s web").errors
+        assert missing["ename"] == "WorkspaceFileNotFound"
+        [escape] = nb.run(f"%companion upload {tmp_path / 'n.json'} ../up.json").errors
+        assert escape["ename"] == "WorkspacePathError"
 
 
 class TestLifecycle:
