@@ -165,6 +165,7 @@ class GatewayKernel(KernelHandle):
             "iopub": asyncio.Queue(_IOPUB_QUEUE),
             "shell": asyncio.Queue(_REPLY_QUEUE),
             "control": asyncio.Queue(_REPLY_QUEUE),
+            "stdin": asyncio.Queue(_REPLY_QUEUE),
         }
         self._lost = None
         self._reader = asyncio.ensure_future(self._read_loop(self._ws))
@@ -261,7 +262,7 @@ class GatewayKernel(KernelHandle):
                         )
                         break
                     await self._queues["iopub"].put(msg)
-                elif channel in ("shell", "control"):
+                elif channel in ("shell", "control", "stdin"):
                     queue = self._queues[channel]
                     if queue.full():
                         queue.get_nowait()
@@ -311,6 +312,12 @@ class GatewayKernel(KernelHandle):
     async def get_shell(self, timeout: float) -> dict[str, Any] | None:
         return await self._get("shell", timeout)
 
+    async def get_stdin(self, timeout: float) -> dict[str, Any] | None:
+        return await self._get("stdin", timeout)
+
+    def send_stdin(self, msg_type: str, content: dict[str, Any], parent: dict[str, Any]) -> None:
+        self._send("stdin", self._session.msg(msg_type, content, parent=parent["header"]))
+
     async def control_request(
         self, msg_type: str, content: dict[str, Any], timeout: float = 10.0
     ) -> dict[str, Any] | None:
@@ -332,13 +339,14 @@ class GatewayKernel(KernelHandle):
         silent: bool = False,
         store_history: bool = True,
         user_expressions: dict[str, str] | None = None,
+        allow_stdin: bool = False,
     ) -> str:
         content = {
             "code": code,
             "silent": silent,
             "store_history": store_history,
             "user_expressions": user_expressions or {},
-            "allow_stdin": False,
+            "allow_stdin": allow_stdin,
             "stop_on_error": False,
         }
         return self.send_shell("execute_request", content)

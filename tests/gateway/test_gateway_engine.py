@@ -88,6 +88,13 @@ class TestExecution:
             big = await engine.execute("print('x' * 3_000_000)", "python")
             assert big.status == "ok" and len(big.stdout) == 3_000_001 and not big.truncated
 
+    async def test_input_is_answered_through_the_gateway(self, our_gateway: GatewayServer) -> None:
+        async with Engine(remote(our_gateway.url)) as engine:
+            result = await engine.execute(
+                "print('hello', input('name? '))", "python", input=["remote"]
+            )
+            assert (result.status, result.stdout) == ("ok", "hello remote\n"), result.error
+
     async def test_tools_from_remote_kernels(self, our_gateway: GatewayServer) -> None:
         async with Engine(remote(our_gateway.url, ("python", "javascript"))) as engine:
             py = await engine.execute("print(tools.add(2, 3))", "python")
