@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ._cli_output import EXIT_STATUS, invalid_request, print_result
 from .errors import CompanionKernelError, InvalidRequest, UnknownLanguage
 from .languages import canonical_language, get_language, known_languages
 
@@ -153,12 +154,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.json:
         return _run(args)
     # A program reading --json gets JSON for bad input and engine failures too.
-    from .cli import _invalid_request
-
     try:
         return _run(args)
     except (CompanionKernelError, OSError, ValueError) as exc:
-        print(json.dumps(_invalid_request(exc), indent=2))
+        print(json.dumps(invalid_request(exc), indent=2))
         return 2
 
 
@@ -180,8 +179,6 @@ def _run(args: argparse.Namespace) -> int:
     language = _script_language(path, args.lang)
     code = _read_text(path)
     result = asyncio.run(_run_script(code, language, args))
-    from .cli import EXIT_STATUS, print_result
-
     if args.json:
         print(result.model_dump_json(indent=2))
     else:
@@ -382,8 +379,6 @@ def _run_notebook(args: argparse.Namespace, path: Path) -> int:
         reports = asyncio.run(_execute_cells(code_cells, language, args, bar))
     _write_atomic(nb, target)
     failed = [r for r in reports if r["status"] != "ok"]
-    from .cli import EXIT_STATUS
-
     status = EXIT_STATUS.get(failed[0]["status"], 1) if failed else 0
     elapsed = time.monotonic() - started
     if args.json:
