@@ -458,24 +458,13 @@ class LocalKernel(KernelHandle):
     def processes(self) -> frozenset[int]:
         provisioner = self._km.provisioner if self._km is not None else None
         tree = getattr(provisioner, "tree_pids", None)
-        if tree is not None:
-            return frozenset(tree())
-        return frozenset(_tree_pids(self._pid)) if self._pid is not None else frozenset()
+        # isolation="off" applies no limits, so it does not police processes either.
+        return frozenset(tree()) if tree is not None else frozenset()
 
     def kill_strays(self, pids: Iterable[int], keep: tuple[str, ...] = ()) -> int:
         provisioner = self._km.provisioner if self._km is not None else None
         kernel_pid = getattr(provisioner, "kernel_pid", lambda: self._pid)()
         return kill_new_processes(pids, kernel_pid, keep)
-
-
-def _tree_pids(pid: int) -> set[int]:
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        return {pid, *(p.pid for p in root.children(recursive=True))}
-    except psutil.Error:
-        return set()
 
 
 def kill_new_processes(pids: Iterable[int], kernel_pid: int | None, keep: tuple[str, ...]) -> int:

@@ -208,14 +208,31 @@ class KernelCgroup:
         """The ``cgroup.procs`` files the launcher must join, one per directory."""
         return [str(path / "cgroup.procs") for path, _ in self.dirs.values()]
 
-    def pids(self, controller: Controller | None = None) -> list[int]:
-        """Pids currently in any of the kernel's cgroups (or in ``controller``'s)."""
+    def pids(self) -> list[int]:
+        """Pids currently in any of the kernel's cgroups."""
         out: set[int] = set()
-        dirs = [self.dirs[controller]] if controller in self.dirs else self.dirs.values()
-        for path, _ in dirs:
+        for path, _ in self.dirs.values():
             with contextlib.suppress(OSError, ValueError):
                 out.update(int(p) for p in (path / "cgroup.procs").read_text().split())
         return sorted(out)
+
+    def members(self) -> frozenset[int]:
+        """Pids in the kernel's first cgroup: every process joins every controller, so one
+        ``cgroup.procs`` lists the whole tree. Cheap: it runs before and after each cell."""
+        if not self.dirs:
+            return frozenset()
+        path, _ = next(iter(self.dirs.values()))
+        try:
+            fd = os.open(f"{path}/cgroup.procs", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return frozenset()
+        try:
+            data = os.read(fd, 1 << 16)
+        except OSError:
+            return frozenset()
+        finally:
+            os.close(fd)
+        return frozenset(map(int, data.split()))
 
     def read(self, controller: Controller, filename: str) -> str | None:
         """The stripped contents of one control file, or None."""
