@@ -140,10 +140,9 @@ class KernelHandle(ABC):
         """(uid, gid) that files written into the workspace should belong to, or None."""
         return None
 
-    def release_workspace(self, dest: Path) -> Path | None:
-        """Move the kernel's own workspace to ``dest`` and stop owning it (shutdown then
-        leaves it alone); returns where it is now, or None without a local workspace.
-        Blocking: run it in a thread."""
+    def release_workspace(self) -> Path | None:
+        """Stop owning the kernel's workspace (its shutdown then leaves it alone) and
+        return its host path; None without a local workspace. Cheap: no file work."""
         return None
 
     def kill_strays(self, pids: Iterable[int], keep: tuple[str, ...] = ()) -> int:
@@ -210,7 +209,10 @@ class LocalKernel(KernelHandle):
         self.id = uuid.uuid4().hex[:12]
         self.language = language
         self._dir = runtime_dir / self.id
-        # A workspace given here belongs to someone else (a session): bound, never removed.
+        # The kernel's own workspace lives beside its runtime files, not among them, so a
+        # session can take it over without moving anything. A workspace given here belongs
+        # to someone else (a session): bound, never removed.
+        self._own_workspace = runtime_dir / "workspaces" / self.id
         self._workspace = workspace
         # A callable gets this kernel's working directory (a sandbox binds it per kernel).
         self._spec = spec if isinstance(spec, KernelSpec) else spec(self.workdir)
@@ -227,7 +229,7 @@ class LocalKernel(KernelHandle):
     @property
     def workdir(self) -> Path:
         """The host directory the kernel sees as its working directory (/workspace)."""
-        return self._workspace if self._workspace is not None else self._dir / "work"
+        return self._workspace if self._workspace is not None else self._own_workspace
 
     @property
     def workspace(self) -> Path | None:
@@ -238,22 +240,18 @@ class LocalKernel(KernelHandle):
         provisioner = self._km.provisioner if self._km is not None else None
         return getattr(provisioner, "host_identity", None)
 
-    def release_workspace(self, dest: Path) -> Path | None:
-        if self._workspace is not None:
-            return self._workspace
-        from .sandbox._mounts import move_tree
-
-        move_tree(self.workdir, dest)
-        provisioner = self._km.provisioner if self._km is not None else None
-        release = getattr(provisioner, "release_workdir", None)
-        if release is not None:
-            release(str(dest))
-        self._workspace = dest
-        return dest
+    def release_workspace(self) -> Path | None:
+        if self._workspace is None:
+            provisioner = self._km.provisioner if self._km is not None else None
+            release = getattr(provisioner, "release_workdir", None)
+            if release is not None:
+                release()
+            self._workspace = self._own_workspace
+        return self._workspace
 
     async def start(self, timeout: float) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
-        self.workdir.mkdir(exist_ok=True)
+        self.workdir.mkdir(parents=True, exist_ok=True)
         km = AsyncKernelManager(
             kernel_name="companion",
             kernel_spec_manager=_OneSpecManager(self._spec),
@@ -446,6 +444,8 @@ class LocalKernel(KernelHandle):
         if self._pid is not None and self._tracker is not None:
             self._tracker.untrack(self._pid)
         await asyncio.to_thread(remove_tree, self._dir)
+        if self._workspace is None:  # still ours: nobody took it over
+            await asyncio.to_thread(remove_tree, self._own_workspace)
 
     def _kill_leftovers(self) -> None:
         if self._pid is not None:

@@ -443,11 +443,6 @@ class Engine:
             )
         )
 
-    def _session_workspace(self, session_id: str) -> Path:
-        """Where a session's workspace lives once it owns it."""
-        assert self._reaper is not None
-        return self._reaper.runtime_dir / "sessions" / session_id / "workspace"
-
     def _discard_kernel(self, kernel: KernelHandle) -> None:
         pool = self._pools.get(kernel.language)
         if pool is not None:

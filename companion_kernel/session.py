@@ -176,13 +176,7 @@ class Session:
         if self.workspace is None:
             # The first kernel is a warm one; its workspace becomes the session's.
             kernel = await self._engine._acquire_kernel(self.language)
-            try:
-                self.workspace = await asyncio.to_thread(
-                    kernel.release_workspace, self._engine._session_workspace(self.id)
-                )
-            except BaseException:
-                self._engine._discard_kernel(kernel)
-                raise
+            self.workspace = kernel.release_workspace()
         else:
             # Later kernels (and any kernel of an attached workspace) are started bound
             # to the session's workspace, so files survive restarts and deaths.
@@ -261,7 +255,7 @@ class Session:
             self._engine._discard_kernel(kernel)
         self._engine._forget_session(self)
         if self.workspace is not None and not (self._workspace_attached or self.keep_workspace):
-            await asyncio.to_thread(remove_tree, self.workspace.parent)
+            await asyncio.to_thread(remove_tree, self.workspace)
 
     @property
     def files(self) -> WorkspaceFiles:

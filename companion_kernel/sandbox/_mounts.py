@@ -22,7 +22,6 @@ __all__ = [
     "can_mount",
     "mount_quota_tmpfs",
     "mounts_under",
-    "move_tree",
     "remove_tree",
     "unmount",
 ]
@@ -30,7 +29,7 @@ __all__ = [
 log = logging.getLogger("companion_kernel.sandbox")
 
 _MNT_DETACH = 2
-_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_BIND = 0x2, 0x4, 0x8, 0x1000
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x2, 0x4, 0x8
 _MOUNTINFO = "/proc/self/mountinfo"
 
 
@@ -106,25 +105,6 @@ def mount_quota_tmpfs(
     if rc != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"cannot mount a tmpfs on {path}: {os.strerror(err)}")
-
-
-def move_tree(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> None:
-    """Move a directory, or a mount point with its mount, to ``dest`` (which must not
-    exist; its parent is created). A sandbox that binds ``src`` keeps seeing the same
-    files: its bind refers to the directory or the mount, not to the host path."""
-    src, dest = os.fspath(src), os.fspath(dest)
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    if not os.path.ismount(src):
-        os.rename(src, dest)
-        return
-    os.mkdir(dest, 0o700)
-    # A bind then a lazy unmount works whatever the mount propagation (MS_MOVE refuses
-    # mounts under a shared parent).
-    if _libc().mount(os.fsencode(src), os.fsencode(dest), None, _MS_BIND, None) != 0:
-        err = ctypes.get_errno()
-        os.rmdir(dest)
-        raise OSError(err, f"cannot move the mount {src} to {dest}: {os.strerror(err)}")
-    unmount(src)
 
 
 def remove_tree(path: str | os.PathLike[str]) -> None:

@@ -551,10 +551,9 @@ class BubblewrapProvisioner(LocalProvisioner):
         await super().cleanup(restart=restart)
         await self._release(restart=restart)
 
-    def release_workdir(self, new_path: str) -> None:
-        """The working directory was moved to ``new_path`` and now belongs to someone
-        else: cleanup leaves it (and its quota mount) alone."""
-        self.host_workdir = new_path
+    def release_workdir(self) -> None:
+        """The working directory now belongs to someone else (a session): cleanup leaves
+        it, and its quota mount, alone."""
         self._quota_mount = None
         self._own_workdir = False
 
