@@ -282,10 +282,14 @@ class LocalKernel(KernelHandle):
             self._kc = kc
             await asyncio.wait_for(kc.wait_for_ready(timeout=timeout), timeout + 1)
         except BaseException as exc:
+            provisioner = self._km.provisioner if self._km is not None else None
+            said = getattr(provisioner, "output_tail", "").strip()
             await self.shutdown(now=True)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if said:  # what the kernel process itself printed: usually the real cause
+                detail += f"; the kernel said: {said[-800:]}"
             raise KernelStartError(f"the {self.language} kernel failed to start: {detail}") from exc
 
     def send_execute(

@@ -147,7 +147,7 @@ class BubblewrapProvisioner(LocalProvisioner):
         self._quota_mount: str | None = None
         self._ipc_mount: str | None = None
         self._output = bytearray()
-        self._output_fd: int | None = None
+        self._output_stream: Any = None
         self._ipc_dir: str | None = None
         self._fds: list[int] = []
 
@@ -566,36 +566,33 @@ class BubblewrapProvisioner(LocalProvisioner):
         stream = self.process.stdout if self.process is not None else None
         if stream is None:
             return
-        fd = stream.fileno()
-        os.set_blocking(fd, False)
-        self._output_fd = fd
-        asyncio.get_running_loop().add_reader(fd, self._read_output)
+        self._stop_draining()  # a restart: the previous process's pipe
+        os.set_blocking(stream.fileno(), False)
+        self._output_stream = stream
+        asyncio.get_running_loop().add_reader(stream.fileno(), self._read_output, stream)
 
-    def _read_output(self) -> None:
-        fd = self._output_fd
-        if fd is None:
-            return
+    def _read_output(self, stream: Any) -> None:
         try:
-            chunk = os.read(fd, 65536)
+            chunk = os.read(stream.fileno(), 65536)
         except BlockingIOError:
             return
-        except OSError:
+        except (OSError, ValueError):
             chunk = b""
         if not chunk:
-            self._stop_draining()
+            if stream is self._output_stream:
+                self._stop_draining()
             return
         self._output += chunk
         del self._output[: max(0, len(self._output) - _OUTPUT_TAIL)]
 
     def _stop_draining(self) -> None:
-        fd, self._output_fd = self._output_fd, None
-        if fd is None:
+        stream, self._output_stream = self._output_stream, None
+        if stream is None:
             return
-        with contextlib.suppress(RuntimeError, ValueError):
-            asyncio.get_running_loop().remove_reader(fd)
-        if self.process is not None and self.process.stdout is not None:
-            with contextlib.suppress(OSError):
-                self.process.stdout.close()
+        with contextlib.suppress(RuntimeError, ValueError, OSError):
+            asyncio.get_running_loop().remove_reader(stream.fileno())
+        with contextlib.suppress(OSError):
+            stream.close()
 
     def _close_fds(self) -> None:
         for fd in self._fds:

@@ -263,3 +263,21 @@ def test_sigterm_to_a_sandboxed_engine_leaves_no_kernel_cgroup_or_directory() ->
     assert alive(tree) == []
     assert cgroup_dirs_of(engine.pid) == []  # removed by the engine itself, not a later sweep
     assert not os.path.exists(runtime)
+
+
+async def test_a_kernel_that_fails_to_start_says_why(tmp_path: Path) -> None:
+    from companion_kernel._kernel import LocalKernel
+    from companion_kernel.errors import KernelStartError
+
+    argv = [sys.executable, "-c", "import sys; sys.exit('boom: bad kernel config')"]
+    spec = KernelSpec(
+        argv=argv,
+        display_name="broken",
+        language="python",
+        interrupt_mode="message",
+        metadata=kernel_spec_metadata(SandboxConfig()),
+    )
+    kernel = LocalKernel("python", spec, tmp_path)
+    with pytest.raises(KernelStartError, match="boom: bad kernel config"):
+        await kernel.start(timeout=30)
+    assert not (tmp_path / kernel.id).exists()
