@@ -68,7 +68,6 @@ class KernelHandle(ABC):
     async def start(self, timeout: float) -> None:
         """Start the kernel and wait until it answers `kernel_info`."""
 
-    @abstractmethod
     def send_execute(
         self,
         code: str,
@@ -80,6 +79,15 @@ class KernelHandle(ABC):
     ) -> str:
         """Send an `execute_request`; return its msg_id. With `allow_stdin` the kernel may
         ask for input (`input_request` on the stdin channel, see `get_stdin`)."""
+        content = {
+            "code": code,
+            "silent": silent,
+            "store_history": store_history,
+            "user_expressions": user_expressions or {},
+            "allow_stdin": allow_stdin,
+            "stop_on_error": False,
+        }
+        return self.send_shell("execute_request", content)
 
     @abstractmethod
     def send_shell(
@@ -291,25 +299,6 @@ class LocalKernel(KernelHandle):
             if said:  # what the kernel process itself printed: usually the real cause
                 detail += f"; the kernel said: {said[-800:]}"
             raise KernelStartError(f"the {self.language} kernel failed to start: {detail}") from exc
-
-    def send_execute(
-        self,
-        code: str,
-        *,
-        silent: bool = False,
-        store_history: bool = True,
-        user_expressions: dict[str, str] | None = None,
-        allow_stdin: bool = False,
-    ) -> str:
-        content = {
-            "code": code,
-            "silent": silent,
-            "store_history": store_history,
-            "user_expressions": user_expressions or {},
-            "allow_stdin": allow_stdin,
-            "stop_on_error": False,
-        }
-        return self.send_shell("execute_request", content)
 
     def send_shell(
         self, msg_type: str, content: dict[str, Any], *, subshell_id: str | None = None

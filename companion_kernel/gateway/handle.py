@@ -332,25 +332,6 @@ class GatewayKernel(KernelHandle):
 
     # -- sending -------------------------------------------------------------------------------
 
-    def send_execute(
-        self,
-        code: str,
-        *,
-        silent: bool = False,
-        store_history: bool = True,
-        user_expressions: dict[str, str] | None = None,
-        allow_stdin: bool = False,
-    ) -> str:
-        content = {
-            "code": code,
-            "silent": silent,
-            "store_history": store_history,
-            "user_expressions": user_expressions or {},
-            "allow_stdin": allow_stdin,
-            "stop_on_error": False,
-        }
-        return self.send_shell("execute_request", content)
-
     def send_shell(
         self, msg_type: str, content: dict[str, Any], *, subshell_id: str | None = None
     ) -> str:
