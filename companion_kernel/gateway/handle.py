@@ -131,12 +131,23 @@ class GatewayKernel(KernelHandle):
         loop = asyncio.get_running_loop()
         gateways = self._gateways
         name = await gateways.kernel_name(gateway, self.language)
-        model = await gateways.request(
-            f"{gateway.url}/api/kernels",
-            "POST",
-            {"name": name},
-            timeout=max(deadline - loop.time(), 0.1),
+        post = asyncio.ensure_future(
+            gateways.request(
+                f"{gateway.url}/api/kernels",
+                "POST",
+                {"name": name},
+                timeout=max(deadline - loop.time(), 0.1),
+            )
         )
+        try:
+            model = await asyncio.shield(post)
+        except asyncio.CancelledError:
+            # The gateway creates the kernel whether or not we wait for its answer (the
+            # pool closing, a start timeout): learn its id so the teardown deletes it.
+            with contextlib.suppress(Exception):
+                orphan = await asyncio.wait_for(post, _SHUTDOWN_TIMEOUT_S)
+                self.kernel_id = str(orphan["id"])
+            raise
         self.kernel_id = str(model["id"])
         request = HTTPRequest(
             gateway.channels_url(self.kernel_id, self._session.session),

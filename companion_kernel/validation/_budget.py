@@ -5,11 +5,18 @@ fuzzing found inputs on which bashlex never returns (``echo '${'i``). `run_with_
 lets one shared watchdog thread raise `BudgetExceeded` inside the caller's thread when the
 budget runs out (``PyThreadState_SetAsyncExc``), so the normal path costs a lock and a
 notify, not a tracer on every call.
+
+An asynchronous exception lands wherever the thread happens to be. Two places would
+swallow it: a garbage-collector callback (another library's, run during a collection the
+parser triggered; the exception then only surfaces as an "unraisable" warning) and the
+parser's own ``except Exception``. So the collector is paused while a budgeted call runs,
+and the watchdog raises again every few milliseconds until the call has returned.
 """
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import itertools
 import threading
 import time
@@ -60,7 +67,8 @@ class _Watchdog:
                 now = time.monotonic()
                 for token, (deadline, ident) in list(self._pending.items()):
                     if deadline <= now:
-                        del self._pending[token]
+                        # Stays pending: raised again until disarm() says the call is over.
+                        self._pending[token] = (now + _REFIRE_S, ident)
                         self._fired.add(token)
                         _set_async_exc(ident, ctypes.py_object(BudgetExceeded))
                 waits = [deadline - now for deadline, _ in self._pending.values()]
@@ -68,12 +76,42 @@ class _Watchdog:
 
 
 _watchdog = _Watchdog()
+_REFIRE_S = 0.02
+_gc_lock = threading.Lock()
+_gc_paused = 0
+_gc_was_enabled = False
+
+
+def _pause_gc() -> None:
+    global _gc_paused, _gc_was_enabled
+    with _gc_lock:
+        if _gc_paused == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_paused += 1
+
+
+def _resume_gc() -> None:
+    global _gc_paused
+    with _gc_lock:
+        _gc_paused -= 1
+        if _gc_paused == 0 and _gc_was_enabled:
+            gc.enable()
 
 
 def run_with_budget(fn: Callable[[], T], seconds: float) -> T:
     """``fn()``, or `BudgetExceeded` if it runs longer than ``seconds``."""
-    token = _watchdog.arm(seconds)
+    _pause_gc()
     try:
-        return fn()
+        token = _watchdog.arm(seconds)
+        try:
+            return fn()
+        finally:
+            while True:  # a re-raise may land in here before disarm() takes its lock
+                try:
+                    _watchdog.disarm(token)
+                    break
+                except BudgetExceeded:
+                    continue
     finally:
-        _watchdog.disarm(token)
+        _resume_gc()
