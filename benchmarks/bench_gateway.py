@@ -106,7 +106,7 @@ async def _starts_per_second(urls: list[str], count: int) -> float:
     await asyncio.gather(*(k.start(120) for k in kernels))
     elapsed = time.perf_counter() - t0
     await asyncio.gather(*(k.shutdown() for k in kernels))
-    gateways.close()
+    await gateways.aclose()
     return count / elapsed
 
 

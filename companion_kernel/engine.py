@@ -278,7 +278,7 @@ class Engine:
             await session.close()
         await asyncio.gather(*(p.close() for p in self._pools.values()), return_exceptions=True)
         if self._gateways is not None:
-            self._gateways.close()
+            await self._gateways.aclose()
         await self._validator.aclose()
         if self._finalizer is not None:
             await asyncio.to_thread(self._finalizer)  # blocking: kills, waits, removes files

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class Gateways:
         self.config = config
         self.gateways = [Gateway(url, i) for i, url in enumerate(config.urls)]
         self._http: AsyncHTTPClient | None = None
+        self._abandoned: set[asyncio.Future[Any]] = set()
 
     @property
     def http(self) -> AsyncHTTPClient:
@@ -107,8 +109,16 @@ class Gateways:
             request_timeout=timeout or self.config.request_timeout_s,
             **self.request_options(),
         )
+        fetch = asyncio.ensure_future(self.http.fetch(request))
         try:
-            response = await self.http.fetch(request)
+            response = await asyncio.shield(fetch)
+        except asyncio.CancelledError:
+            # Cancelling tornado's fetch leaves its connection open until garbage
+            # collection; let it finish (or hit request_timeout) and close it itself.
+            self._abandoned.add(fetch)
+            fetch.add_done_callback(self._abandoned.discard)
+            fetch.add_done_callback(_retrieve)
+            raise
         except HTTPClientError as exc:
             status = None if exc.code == 599 else exc.code
             detail = _error_detail(exc)
@@ -142,10 +152,18 @@ class Gateways:
         """Restart a kernel in place (its state is lost, its id kept)."""
         await self.request(gateway.kernel_url(kernel_id, "/restart"), "POST")
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        """Wait (bounded) for abandoned requests to end, then close the HTTP client."""
+        if self._abandoned:
+            await asyncio.wait(set(self._abandoned), timeout=self.config.request_timeout_s)
         if self._http is not None:
             self._http.close()
             self._http = None
+
+
+def _retrieve(fetch: asyncio.Future[Any]) -> None:
+    if not fetch.cancelled():
+        fetch.exception()  # an abandoned request's outcome is nobody's concern
 
 
 def _pick_spec(specs: dict[str, Any], language: str) -> str | None:

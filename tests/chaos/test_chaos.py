@@ -58,7 +58,7 @@ needs_js = pytest.mark.skipif(
 # Planted on the host before the engine starts; the kernels must never see them.
 SECRET_NAME = "CK_CANARY_SECRET"
 SECRET_VALUE = f"ck-canary-{uuid.uuid4().hex}"
-HOME_CANARY = Path.home() / ".ck_canary"
+HOME_CANARY = Path.home() / f".ck_canary-{uuid.uuid4().hex[:8]}"  # unique: runs may overlap
 # Children of the fork bombs run `sleep MARK`: easy to find on the host if any survive.
 SLEEP_MARK = f"{900 + uuid.uuid4().int % 99}.{uuid.uuid4().int % 10**9:09d}"
 
