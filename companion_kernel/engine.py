@@ -80,28 +80,34 @@ class _Reaper:
         for pid, create_time in list(self.processes.items()):
             kill_process_tree(pid, create_time)
         self.processes.clear()
-        _kill_strays(self.runtime_dir)
+        groups |= _kill_strays(self.runtime_dir)
         _cgroups.remove_dirs(groups)  # normally gone already; not when a close was cut short
         remove_tree(self.runtime_dir)
 
 
-def _kill_strays(runtime_dir: Path) -> None:
-    """Kill our own descendants launched for this runtime directory.
+def _kill_strays(runtime_dir: Path) -> set[str]:
+    """Kill our own descendants launched for this runtime directory; return the kernel
+    cgroups they were in.
 
     A kernel still starting is not tracked yet (its pid is known once jupyter_client
     returns); its command line names its connection file, which lives in `runtime_dir`.
     """
     import psutil
 
+    from .sandbox import _cgroups
+
+    groups: set[str] = set()
     marker = str(runtime_dir) + os.sep
     try:
         children = psutil.Process().children(recursive=True)
     except psutil.Error:
-        return
+        return groups
     for child in children:
         with contextlib.suppress(psutil.Error):
             if any(marker in arg for arg in child.cmdline()):
+                groups |= _cgroups.kernel_dirs_of(child.pid)
                 kill_process_tree(child.pid, child.create_time())
+    return groups
 
 
 # ipc socket paths (runtime dir + kernel id + sandbox dir + port) must fit in the 107 bytes of
