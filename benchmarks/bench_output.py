@@ -16,17 +16,9 @@ import sys
 import time
 
 from companion_kernel import Engine, EngineConfig, PoolConfig
-from companion_kernel._bench import ratio, summarize
+from companion_kernel._bench import OUTPUT_FLOODS, ratio, summarize
 
-# 100,000 lines of 100 bytes, or one line of 10,000,000 bytes.
-CODE = {
-    ("python", "lines"): "for _ in range(100_000):\n    print('x' * 99)",
-    ("python", "line"): "import sys\nsys.stdout.write('x' * 10_000_000)",
-    ("javascript", "lines"): "for (let i = 0; i < 1e5; i++) console.log('x'.repeat(99));",
-    ("javascript", "line"): "process.stdout.write('x'.repeat(1e7));",
-    ("shell", "lines"): "yes " + "x" * 99 + " | head -n 100000",
-    ("shell", "line"): "head -c 10000000 /dev/zero | tr '\\0' x",
-}
+CODE = OUTPUT_FLOODS
 PLAIN = {"python": [sys.executable, "-c"], "javascript": ["node", "-e"], "shell": ["bash", "-c"]}
 
 

@@ -33,6 +33,17 @@ GROUPS = (
 )
 
 
+# 10 MB of stdout written by the cell itself: 100,000 lines of 100 bytes, or one line.
+# Shared by the output benchmark and the flood tests, so both measure the same floods.
+OUTPUT_FLOODS: dict[tuple[str, str], str] = {
+    ("python", "lines"): "for _ in range(100_000):\n    print('x' * 99)",
+    ("python", "line"): "import sys\nsys.stdout.write('x' * 10_000_000)",
+    ("javascript", "lines"): "for (let i = 0; i < 1e5; i++) console.log('x'.repeat(99));",
+    ("javascript", "line"): "process.stdout.write('x'.repeat(1e7));",
+    ("shell", "lines"): "yes " + "x" * 99 + " | head -n 100000",
+    ("shell", "line"): "head -c 10000000 /dev/zero | tr '\\0' x",
+}
+
 def summarize(name: str, samples_s: Sequence[float], **extra: Any) -> dict[str, Any]:
     """A benchmark row: p50/p90 in milliseconds from samples in seconds."""
     ordered = sorted(samples_s)

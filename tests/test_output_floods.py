@@ -10,20 +10,13 @@ import pytest
 import pytest_asyncio
 
 from companion_kernel import Engine, EngineConfig, PoolConfig
+from companion_kernel._bench import OUTPUT_FLOODS
 
 pytestmark = [pytest.mark.kernel, pytest.mark.asyncio(loop_scope="module")]
 
 TEN_MB = 10_000_000
 
-# 100,000 lines of 100 bytes, or one line of 10 MB, written by the cell itself.
-FLOODS = {
-    ("python", "lines"): "for _ in range(100_000):\n    print('x' * 99)",
-    ("python", "line"): "import sys\nsys.stdout.write('x' * 10_000_000)",
-    ("javascript", "lines"): "for (let i = 0; i < 1e5; i++) console.log('x'.repeat(99));",
-    ("javascript", "line"): "process.stdout.write('x'.repeat(1e7));",
-    ("shell", "lines"): "yes " + "x" * 99 + " | head -n 100000",
-    ("shell", "line"): "head -c 10000000 /dev/zero | tr '\\0' x",
-}
+FLOODS = OUTPUT_FLOODS
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
