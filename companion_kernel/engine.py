@@ -74,7 +74,9 @@ class _Reaper:
     def __call__(self) -> None:
         from .sandbox import _cgroups
 
-        groups = set()
+        # Every cgroup made for this engine's kernels (their connection files live in the
+        # runtime directory), even one whose kernel is gone or has not started yet.
+        groups = _cgroups.live_dirs(str(self.runtime_dir) + os.sep)
         for pid in self.processes:
             groups |= _cgroups.kernel_dirs_of(pid)
         for pid, create_time in list(self.processes.items()):

@@ -24,6 +24,7 @@ __all__ = [
     "KernelCgroup",
     "detect",
     "kernel_dirs_of",
+    "live_dirs",
     "remove_dirs",
     "sweep_stale",
 ]
@@ -34,6 +35,8 @@ _CPU_PERIOD_US = 100_000
 _PREFIX = "companion-kernel-"
 _MOUNTINFO = Path("/proc/self/mountinfo")
 _SELF_CGROUP = Path("/proc/self/cgroup")
+_live: dict[str, str] = {}
+"""Kernel cgroup directories created by this process and not yet removed -> owner."""
 
 
 class CgroupSupport(BaseModel):
@@ -142,8 +145,11 @@ def detect() -> CgroupSupport:
 class KernelCgroup:
     """The cgroup directories of one kernel; create, inspect, kill, remove."""
 
-    def __init__(self, dirs: dict[Controller, tuple[Path, Literal["v1", "v2"]]]) -> None:
+    def __init__(
+        self, dirs: dict[Controller, tuple[Path, Literal["v1", "v2"]]], owner: str = ""
+    ) -> None:
         self.dirs = dirs
+        self.owner = owner
 
     @classmethod
     def create(
@@ -154,14 +160,16 @@ class KernelCgroup:
         memory_bytes: int | None,
         cpus: float | None = None,
         tag: str = "",
+        owner: str = "",
     ) -> KernelCgroup:
         """Create the per-kernel directories and write the limits (raises OSError).
 
         The pids controller is always joined where it exists, even without a limit:
-        its ``cgroup.procs`` lists every process of the kernel's tree.
+        its ``cgroup.procs`` lists every process of the kernel's tree. Until removed, the
+        directories are listed under ``owner`` (see `live_dirs`).
         """
         name = f"{_PREFIX}{os.getpid()}-{tag[:8]}{uuid.uuid4().hex[:8]}"
-        group = cls({})
+        group = cls({}, owner)
         wanted = {"pids": True, "memory": memory_bytes is not None, "cpu": cpus is not None}
         try:
             for controller in _CONTROLLERS:
@@ -172,6 +180,7 @@ class KernelCgroup:
                 path = Path(parent) / name
                 path.mkdir()
                 group.dirs[controller] = (path, version)
+                _live[str(path)] = owner
                 if controller == "pids" and pids is not None:
                     (path / "pids.max").write_text(str(pids))
                 elif controller == "memory" and memory_bytes is not None:
@@ -263,6 +272,7 @@ class KernelCgroup:
             except OSError:
                 continue
             del self.dirs[controller]
+            _live.pop(str(path), None)
         return not self.dirs
 
     async def remove(self, timeout: float = 5.0) -> bool:
@@ -293,6 +303,13 @@ def sweep_stale(support: CgroupSupport) -> int:
                     os.rmdir(entry.path)
                     removed += 1
     return removed
+
+
+def live_dirs(owner_prefix: str) -> set[str]:
+    """Kernel cgroup directories this process created and has not removed, whose owner
+    starts with ``owner_prefix``: an engine's reaper finds them all this way, including
+    those of a kernel whose processes are already gone or not yet started."""
+    return {path for path, owner in list(_live.items()) if owner.startswith(owner_prefix)}
 
 
 def kernel_dirs_of(pid: int) -> set[str]:
@@ -335,6 +352,7 @@ def remove_dirs(dirs: set[str], timeout: float = 5.0) -> set[str]:
             except OSError:
                 continue
             left.discard(path)
+            _live.pop(path, None)
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.02)

@@ -355,6 +355,7 @@ class BubblewrapProvisioner(LocalProvisioner):
                 memory_bytes=limits.memory_bytes(),
                 cpus=limits.cpus,
                 tag=(self.kernel_id or "")[:8],
+                owner=str(self.parent.connection_file) if self.parent else "",
             )
         except OSError as exc:
             log.warning("could not create the kernel's cgroups (%s); pids/memory not capped", exc)

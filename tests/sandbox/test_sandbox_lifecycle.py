@@ -281,3 +281,32 @@ async def test_a_kernel_that_fails_to_start_says_why(tmp_path: Path) -> None:
     with pytest.raises(KernelStartError, match="boom: bad kernel config"):
         await kernel.start(timeout=30)
     assert not (tmp_path / kernel.id).exists()
+
+
+def test_the_reaper_removes_cgroups_of_kernels_it_never_saw_run(tmp_path: Path) -> None:
+    """A kernel's cgroups exist before its process does, and outlive it when a close is
+    cut short: the reaper finds them by owner, not through the kernel's processes."""
+    from companion_kernel.engine import _Reaper
+
+    support = _cgroups.detect()
+    if not (support.pids or support.memory):
+        pytest.skip("no usable cgroup controller")
+    runtime = tmp_path / "ck-rt"
+    runtime.mkdir()
+    mine = _cgroups.KernelCgroup.create(
+        support, pids=64, memory_bytes=64 * MIB, owner=f"{runtime}/k1/kernel.json"
+    )
+    other = _cgroups.KernelCgroup.create(
+        support, pids=64, memory_bytes=None, owner=f"{tmp_path}/ck-rt2/k1/kernel.json"
+    )
+    try:
+        assert mine.dirs and other.dirs
+        assert _cgroups.live_dirs(f"{runtime}/") == {str(p) for p, _ in mine.dirs.values()}
+        _Reaper(runtime)()
+        assert not any(path.exists() for path, _ in mine.dirs.values())
+        assert all(path.exists() for path, _ in other.dirs.values())  # another engine's
+        assert _cgroups.live_dirs(f"{runtime}/") == set()
+    finally:
+        mine.remove_now()
+        other.remove_now()
+    assert _cgroups.live_dirs(f"{tmp_path}/") == set()
