@@ -4,13 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 NODE_DIR := companion_kernel/kernels/node
 STAMP := $(VENV)/.installed
+# Jupyter Enterprise Gateway pins jupyter_server<2 / jupyter_client<7: its own environment,
+# used only by its tests.
+EG_STAMP := .venv-eg/.installed
 
 .PHONY: run test setup lint bench clean system-deps
 
 run: setup
 	$(BIN)/companion-kernel demo
 
-test: setup
+test: setup $(EG_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -38,6 +41,9 @@ $(STAMP): pyproject.toml | $(BIN)/python system-deps
 	$(BIN)/pip install -q -e '.[dev,data,gateway]'
 	touch $@
 
+$(EG_STAMP): tests/gateway/enterprise_gateway_env.py
+	$(PYTHON) tests/gateway/enterprise_gateway_env.py
+
 $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -54,4 +60,4 @@ bench: setup
 	$(BIN)/companion-kernel bench
 
 clean:
-	rm -rf $(VENV) $(NODE_DIR)/node_modules
+	rm -rf $(VENV) .venv-eg $(NODE_DIR)/node_modules

@@ -175,6 +175,12 @@ class KernelHandle(ABC):
         """Why sends to this kernel are being dropped (it stopped reading), else None."""
         return None
 
+    @property
+    def lost(self) -> str | None:
+        """Why the kernel counts as dead when the handle knows more than an exit status
+        (a remote kernel: its link dropped, its gateway culled it), else None."""
+        return None
+
     def limits_reached(self) -> frozenset[str]:
         """Resource limits the kernel ran into so far (`pids`, `memory`), where the
         sandbox counts them (cgroups); empty when none or unknown. Blocking but cheap."""

@@ -682,7 +682,8 @@ def _died(kernel: KernelHandle) -> _Outcome:
             ename="KernelDied",
             evalue=(
                 f"the {kernel.language} kernel died during execution "
-                f"({_exit_cause(kernel.exit_status, kernel.limits_reached())}); its state is "
+                f"({kernel.lost or _exit_cause(kernel.exit_status, kernel.limits_reached())}); "
+                "its state is "
                 "lost. The session gets "
                 "a fresh kernel on its next execution, or call restart()."
             ),

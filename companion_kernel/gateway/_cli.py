@@ -14,7 +14,8 @@ examples:
 
 Engines connect with Engine(gateway=GatewayConfig(url="http://HOST:8888", token=TOKEN)).
 A token (COMPANION_GATEWAY_TOKEN) is required unless the gateway listens on loopback only.
-Put TLS in front of it (a reverse proxy) when it is reachable from other machines.
+Serve TLS when it is reachable from other machines: --certfile/--keyfile (engines use
+https:// URLs, with GatewayConfig.ca_certs for a private CA), or a reverse proxy.
 """
 
 
@@ -41,6 +42,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="bubblewrap for every kernel: require it, use it when it works, or off",
     )
+    p.add_argument("--certfile", default=None, help="PEM certificate (chain): serve https/wss")
+    p.add_argument("--keyfile", default=None, help="private key of --certfile")
     p.set_defaults(func=_cmd_gateway)
 
 
@@ -55,4 +58,11 @@ def _cmd_gateway(args: argparse.Namespace) -> int:
     if args.languages:
         values["languages"] = tuple(s.strip() for s in args.languages.split(",") if s.strip())
     config = EngineConfig.model_validate(values)
-    return run_gateway(args.host, args.port, config, max_kernels=args.max_kernels)
+    return run_gateway(
+        args.host,
+        args.port,
+        config,
+        max_kernels=args.max_kernels,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+    )

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httputil import HTTPHeaders
+from tornado.websocket import WebSocketClientConnection
 
 from .config import GatewayConfig
 
@@ -19,15 +23,14 @@ __all__ = ["Gateway", "GatewayRequestError", "Gateways"]
 class GatewayRequestError(Exception):
     """A REST call to a gateway failed (`status` None: no HTTP answer at all)."""
 
-    def __init__(self, url: str, status: int | None, message: str) -> None:
+    def __init__(
+        self, url: str, status: int | None, message: str, server_message: str | None = None
+    ) -> None:
         super().__init__(message)
         self.url = url
         self.status = status
-
-    @property
-    def unauthorized(self) -> bool:
-        """The gateway refused the token."""
-        return self.status in (401, 403)
+        self.server_message = server_message
+        """What the gateway said about the failure, if anything (its JSON error body)."""
 
 
 @dataclass
@@ -60,7 +63,9 @@ class Gateways:
         self.config = config
         self.gateways = [Gateway(url, i) for i, url in enumerate(config.urls)]
         self._http: AsyncHTTPClient | None = None
-        self._abandoned: set[asyncio.Future[Any]] = set()
+        self._abandoned: dict[asyncio.Future[Any], float] = {}
+        """Requests and connections nobody waits for any more -> when their timeout ends."""
+        self._connecting: dict[asyncio.Future[Any], WebSocketClientConnection] = {}
 
     @property
     def http(self) -> AsyncHTTPClient:
@@ -115,17 +120,51 @@ class Gateways:
         except asyncio.CancelledError:
             # Cancelling tornado's fetch leaves its connection open until garbage
             # collection; let it finish (or hit request_timeout) and close it itself.
-            self._abandoned.add(fetch)
-            fetch.add_done_callback(self._abandoned.discard)
-            fetch.add_done_callback(_retrieve)
+            self.abandon(fetch, request.request_timeout or 0.0)
             raise
         except HTTPClientError as exc:
             status = None if exc.code == 599 else exc.code
-            detail = _error_detail(exc)
-            raise GatewayRequestError(url, status, f"{method} {url}: {detail}") from exc
+            said = _server_message(exc)
+            detail = f"HTTP {exc.code}" if status is not None else str(exc)
+            if said:
+                detail += f" ({said})"
+            raise GatewayRequestError(url, status, f"{method} {url}: {detail}", said) from exc
         except OSError as exc:  # refused, unreachable, TLS failures
-            raise GatewayRequestError(url, None, f"{method} {url}: {exc}") from exc
+            hint = (
+                "; set GatewayConfig.ca_certs to the CA that signed the gateway's certificate"
+                if isinstance(exc, ssl.SSLCertVerificationError)
+                else ""
+            )
+            raise GatewayRequestError(url, None, f"{method} {url}: {exc}{hint}") from exc
         return json.loads(response.body) if response.body else None
+
+    async def connect(self, url: str, timeout: float, **options: Any) -> WebSocketClientConnection:
+        """Open a websocket (`options` as for tornado's `websocket_connect`).
+
+        A caller cancelled mid-handshake leaves the connection to finish by itself and be
+        closed then; `aclose` aborts it. (The connection object is made here rather than
+        by `websocket_connect`, which returns only its future, so that it can be aborted:
+        a gateway can hold an upgrade for a kernel deleted while starting until the
+        request times out.)
+        """
+        request = HTTPRequest(
+            url,
+            request_timeout=timeout,
+            follow_redirects=False,
+            allow_nonstandard_methods=False,
+            decompress_response=True,
+            **self.request_options(),
+        )
+        request.headers = HTTPHeaders(request.headers)
+        conn = WebSocketClientConnection(request, **options)
+        connecting = conn.connect_future
+        try:
+            return await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            self._connecting[connecting] = conn
+            connecting.add_done_callback(lambda f: self._connecting.pop(f, None))
+            self.abandon(connecting, timeout, then=_close_connected)
+            raise
 
     async def kernel_name(self, gateway: Gateway, language: str) -> str:
         """The kernel spec to start for `language` on `gateway` (configured or discovered)."""
@@ -148,17 +187,52 @@ class Gateways:
         """Kernels running on `gateway` (needs `list_kernels` enabled on a Kernel Gateway)."""
         return list(await self.request(f"{gateway.url}/api/kernels") or [])
 
-    async def restart_kernel(self, gateway: Gateway, kernel_id: str) -> None:
-        """Restart a kernel in place (its state is lost, its id kept)."""
-        await self.request(gateway.kernel_url(kernel_id, "/restart"), "POST")
+    def abandon(
+        self,
+        future: asyncio.Future[Any],
+        timeout: float,
+        then: Callable[[asyncio.Future[Any]], None] | None = None,
+    ) -> None:
+        """Let a request or connection nobody awaits any more finish by itself (tornado
+        closes its socket on its own timeout at the latest); `aclose` waits for it, so
+        no socket outlives the engine's event loop. `then` runs on its outcome."""
+        loop = asyncio.get_running_loop()
+        self._abandoned[future] = loop.time() + timeout
+        future.add_done_callback(lambda f: self._abandoned.pop(f, None))
+        future.add_done_callback(then or _retrieve)
 
     async def aclose(self) -> None:
-        """Wait (bounded) for abandoned requests to end, then close the HTTP client."""
-        if self._abandoned:
-            await asyncio.wait(set(self._abandoned), timeout=self.config.request_timeout_s)
+        """Wait for abandoned requests to end (each within its own timeout), then close
+        the HTTP client."""
+        loop = asyncio.get_running_loop()
+        while self._abandoned:
+            for conn in list(self._connecting.values()):
+                _abort(conn)
+            left = max(self._abandoned.values()) + 1.0 - loop.time()
+            if left <= 0:
+                break
+            # A connection still opening its socket is aborted once it has one.
+            await asyncio.wait(set(self._abandoned), timeout=0.05 if self._connecting else left)
         if self._http is not None:
             self._http.close()
             self._http = None
+
+
+def _abort(conn: WebSocketClientConnection) -> None:
+    """Close a websocket that is still handshaking (its future then fails)."""
+    stream = getattr(conn, "stream", None)  # set by tornado once the socket is open
+    if stream is not None and not stream.closed():
+        stream.close()
+
+
+def _close_connected(future: asyncio.Future[WebSocketClientConnection]) -> None:
+    if future.cancelled() or future.exception() is not None:
+        return
+    ws = future.result()
+    protocol = ws.protocol
+    ws.close()
+    if protocol is not None:
+        protocol.stream.close()
 
 
 def _retrieve(fetch: asyncio.Future[Any]) -> None:
@@ -179,11 +253,16 @@ def _pick_spec(specs: dict[str, Any], language: str) -> str | None:
     return None
 
 
-def _error_detail(exc: HTTPClientError) -> str:
+def _server_message(exc: HTTPClientError) -> str | None:
+    """The explanation in a gateway's JSON error body: its `message`, else its `reason`
+    (Enterprise Gateway puts the whole story in `reason`, e.g. why a user may not start a
+    kernel, and leaves `message` empty)."""
     body = exc.response.body if exc.response is not None else b""
-    with_reason = f"HTTP {exc.code}" if exc.code != 599 else str(exc)
     try:
-        message = json.loads(body).get("message") if body else None
-    except (ValueError, AttributeError):
-        message = None
-    return f"{with_reason} ({message})" if message else with_reason
+        error = json.loads(body) if body else None
+    except ValueError:
+        return None
+    if not isinstance(error, dict):
+        return None
+    said = error.get("message") or error.get("reason")
+    return str(said) if said else None

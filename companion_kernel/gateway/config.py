@@ -44,6 +44,15 @@ class GatewayConfig(BaseModel):
     """CA bundle (PEM file) to verify the gateway's certificate with; None: the system's."""
     ping_interval_s: float = Field(10.0, gt=0)
     """Websocket pings: a connection silent for 3 intervals counts as lost (kernel died)."""
+    kernel_env: dict[str, str] = Field(default_factory=dict)
+    """Environment sent with every kernel start (`env` in `POST /api/kernels`). Gateways
+    pass on `KERNEL_*` names: Enterprise Gateway reads `KERNEL_USERNAME` (whom the kernel is
+    for, checked against its authorized and unauthorized users), `KERNEL_NAMESPACE`, ..."""
+    reconnect_s: float = Field(10.0, ge=0)
+    """How long a dropped channels websocket is re-opened for while the gateway still has
+    the kernel (state kept; output sent meanwhile is replayed by gateways that buffer it,
+    as Jupyter Server-based ones do). After that, or at once with 0, the kernel counts as
+    dead. A message sent just as the link drops can be lost: that cell ends by timeout."""
     retry_after_s: float = Field(5.0, ge=0)
     """How long a gateway that failed to start a kernel is skipped while others work."""
 

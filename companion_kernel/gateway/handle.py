@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from jupyter_client.session import Session
-from tornado.httpclient import HTTPRequest
-from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
+from tornado.httpclient import HTTPClientError
+from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, WebSocketError
 
 from .._kernel import DEFAULT_MAX_MESSAGE_BYTES, KernelHandle
 from ..errors import KernelStartError
@@ -75,6 +75,9 @@ class GatewayKernel(KernelHandle):
         self._stalled: str | None = None
         self._dropped = 0
         self._quickack: Callable[[], None] = _nothing
+        self._held: list[bytes | str] | None = None
+        """Frames sent while the websocket is being reconnected (None: connected)."""
+        self._reconnects = 0
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -135,7 +138,10 @@ class GatewayKernel(KernelHandle):
             gateways.request(
                 f"{gateway.url}/api/kernels",
                 "POST",
-                {"name": name},
+                {
+                    "name": name,
+                    **({"env": env} if (env := dict(gateways.config.kernel_env)) else {}),
+                },
                 timeout=max(deadline - loop.time(), 0.1),
             )
         )
@@ -149,29 +155,7 @@ class GatewayKernel(KernelHandle):
                 self.kernel_id = str(orphan["id"])
             raise
         self.kernel_id = str(model["id"])
-        request = HTTPRequest(
-            gateway.channels_url(self.kernel_id, self._session.session),
-            request_timeout=max(deadline - loop.time(), 0.1),
-            **gateways.request_options(),
-        )
-        ping = gateways.config.ping_interval_s
-        connecting = websocket_connect(
-            request,
-            subprotocols=[_wire.SUBPROTOCOL],
-            max_message_size=max(4 * self._max_message_bytes, _MIN_FRAME_BYTES),
-            ping_interval=ping,
-            ping_timeout=ping,
-        )
-        try:
-            self._ws = await asyncio.shield(connecting)
-        except asyncio.CancelledError:
-            # The connection completes without us (pool closed, start timed out): close it.
-            connecting.add_done_callback(_close_connected)
-            raise
-        if self._ws.protocol is not None:
-            self._ws.protocol.set_nodelay(True)
-        self._quickack = _quickack_setter(self._ws)
-        self._v1 = self._ws.selected_subprotocol == _wire.SUBPROTOCOL
+        self._ws = await self._open_channels(gateway, max(deadline - loop.time(), 0.1))
         self._queues = {
             "iopub": asyncio.Queue(_IOPUB_QUEUE),
             "shell": asyncio.Queue(_REPLY_QUEUE),
@@ -181,6 +165,25 @@ class GatewayKernel(KernelHandle):
         self._lost = None
         self._reader = asyncio.ensure_future(self._read_loop(self._ws))
         await self._handshake(deadline)
+
+    async def _open_channels(self, gateway: Gateway, timeout: float) -> WebSocketClientConnection:
+        """Open the kernel's channels websocket (its session id kept across reconnects,
+        so the gateway replays what it buffered while the link was down)."""
+        assert self.kernel_id is not None
+        ping = self._gateways.config.ping_interval_s
+        ws = await self._gateways.connect(
+            gateway.channels_url(self.kernel_id, self._session.session),
+            timeout,
+            subprotocols=[_wire.SUBPROTOCOL],
+            max_message_size=max(4 * self._max_message_bytes, _MIN_FRAME_BYTES),
+            ping_interval=ping,
+            ping_timeout=ping,
+        )
+        if ws.protocol is not None:
+            ws.protocol.set_nodelay(True)
+        self._quickack = _quickack_setter(ws)
+        self._v1 = ws.selected_subprotocol == _wire.SUBPROTOCOL
+        return ws
 
     async def _handshake(self, deadline: float) -> None:
         """Wait until the kernel answers `kernel_info` (asked again every second)."""
@@ -248,13 +251,34 @@ class GatewayKernel(KernelHandle):
         reason = "the websocket to the gateway closed"
         try:
             while True:
+                reason, final = await self._read(ws)
+                if final or self._closed:
+                    break
+                reconnected = await self._reconnect(reason)
+                if isinstance(reconnected, str):
+                    reason = reconnected
+                    break
+                ws = reconnected
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            reason = f"reading from the gateway failed: {exc}"
+        finally:
+            self._mark_lost(reason)
+
+    async def _read(self, ws: WebSocketClientConnection) -> tuple[str, bool]:
+        """Queue messages until the link ends; why it ended, and whether for good (the
+        kernel died or restarted on the gateway) rather than a link to reconnect."""
+        reason = "the websocket to the gateway closed"
+        try:
+            while True:
                 data = await ws.read_message()
                 self._quickack()
                 if data is None:
                     if ws.close_code is not None:
                         detail = f": {ws.close_reason}" if ws.close_reason else ""
                         reason += f" (code {ws.close_code}{detail})"
-                    break
+                    return reason, False
                 try:
                     if self._v1 and isinstance(data, bytes):
                         channel, msg = _wire.decode_v1(data, self._max_message_bytes)
@@ -266,12 +290,9 @@ class GatewayKernel(KernelHandle):
                 if channel == "iopub":
                     state = msg["content"].get("execution_state")
                     if state in ("restarting", "dead") and not msg["parent_header"]:
-                        reason = (
-                            "the gateway restarted the kernel (it died there)"
-                            if state == "restarting"
-                            else "the gateway reports the kernel dead"
-                        )
-                        break
+                        if state == "restarting":
+                            return "the gateway restarted the kernel (it died there)", True
+                        return "the gateway reports the kernel dead", True
                     await self._queues["iopub"].put(msg)
                 elif channel in ("shell", "control", "stdin"):
                     queue = self._queues[channel]
@@ -281,9 +302,51 @@ class GatewayKernel(KernelHandle):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            reason = f"reading from the gateway failed: {exc}"
+            return f"reading from the gateway failed: {exc}", False
+
+    async def _reconnect(self, reason: str) -> WebSocketClientConnection | str:
+        """Open the channels again while the gateway still has the kernel; the new
+        websocket, or why the kernel counts as lost. Frames sent meanwhile are held and
+        written once connected (the gateway buffers the kernel's output for the session)."""
+        window = self._gateways.config.reconnect_s
+        gateway, kernel_id = self.gateway, self.kernel_id
+        if window <= 0 or gateway is None or kernel_id is None:
+            return reason
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + window
+        old, self._held = self._ws, []
+        if old is not None:
+            old.close()
+        log.info("%s kernel %s: %s; reconnecting", self.language, self.id, reason)
+        pause, last = 0.1, reason
+        try:
+            while (left := deadline - loop.time()) > 0:
+                try:
+                    model = await self._gateways.request(
+                        gateway.kernel_url(kernel_id), timeout=min(left, _SHUTDOWN_TIMEOUT_S)
+                    )
+                    if (model or {}).get("execution_state") == "dead":
+                        return "the gateway reports the kernel dead"
+                    ws = await self._open_channels(gateway, max(deadline - loop.time(), 0.1))
+                except GatewayRequestError as exc:
+                    if exc.status == 404:
+                        return "the gateway no longer has the kernel (culled or shut down)"
+                    last = str(exc)
+                except (OSError, TimeoutError, HTTPClientError, WebSocketError) as exc:
+                    last = f"{type(exc).__name__}: {exc}"
+                else:
+                    self._ws = ws
+                    self._reconnects += 1
+                    held, self._held = self._held, None
+                    for frame in held:
+                        self._write(ws, frame)
+                    log.info("%s kernel %s: reconnected", self.language, self.id)
+                    return ws
+                await asyncio.sleep(min(pause, max(deadline - loop.time(), 0)))
+                pause = min(pause * 2, 2.0)
+            return f"{reason}; reconnecting for {window:g}s failed ({last})"
         finally:
-            self._mark_lost(reason)
+            self._held = None
 
     def _mark_lost(self, reason: str) -> None:
         if self._lost is None:
@@ -363,22 +426,27 @@ class GatewayKernel(KernelHandle):
             frame: bytes | str = _wire.encode_v1(channel, parts)
         else:
             frame = _wire.encode_legacy(channel, msg)
+        if self._held is not None:  # reconnecting
+            self._held.append(frame)
+            return
+        self._write(ws, frame)
+
+    def _write(self, ws: WebSocketClientConnection, frame: bytes | str) -> None:
         size = len(frame)
         if self._pending_bytes + size > _BACKLOG_BYTES:
             self._stalled = f"{self._pending_bytes:,} bytes were waiting for the gateway to read"
             log.warning("kernel %s stopped reading its messages: %s", self.id, self._stalled)
             return
         try:
-            future = ws.write_message(frame, binary=self._v1)
+            future = ws.write_message(frame, binary=isinstance(frame, bytes))
         except WebSocketClosedError:
-            self._mark_lost("the websocket to the gateway closed")
-            return
+            return  # the reader sees the close and reconnects or reports the kernel lost
         self._pending_bytes += size
 
         def written(done: Any) -> None:
             self._pending_bytes -= size
             if not done.cancelled() and done.exception() is not None:
-                self._mark_lost(f"writing to the gateway failed: {done.exception()}")
+                log.debug("writing to kernel %s failed: %s", self.id, done.exception())
 
         future.add_done_callback(written)
 
@@ -417,16 +485,6 @@ class GatewayKernel(KernelHandle):
             )
 
 
-def _close_connected(future: asyncio.Future[WebSocketClientConnection]) -> None:
-    if future.cancelled() or future.exception() is not None:
-        return
-    ws = future.result()
-    protocol = ws.protocol
-    ws.close()
-    if protocol is not None:
-        protocol.stream.close()
-
-
 def _nothing() -> None:
     return None
 
@@ -454,8 +512,16 @@ def _quickack_setter(ws: WebSocketClientConnection) -> Callable[[], None]:
 
 
 def _reason(exc: BaseException, budget: float) -> str:
-    if isinstance(exc, GatewayRequestError) and exc.unauthorized:
-        return f"the gateway refused the token (HTTP {exc.status}); check GatewayConfig.token"
+    if isinstance(exc, GatewayRequestError) and exc.status == 401:
+        return "the gateway refused the token (HTTP 401); check GatewayConfig.token"
+    if isinstance(exc, GatewayRequestError) and exc.status == 403:
+        # A wrong token on some servers, but also a policy saying no: Enterprise Gateway's
+        # user authorization (KERNEL_USERNAME), kernel limits. What the gateway said tells.
+        said = f": {exc.server_message}" if exc.server_message else ""
+        return (
+            f"the gateway refused the request (HTTP 403{said}); "
+            "check GatewayConfig.token and the gateway's limits and user policy"
+        )
     if isinstance(exc, TimeoutError):
         return f"no ready kernel within {budget:.3g}s"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -74,14 +74,22 @@ def write_kernel_specs(config: EngineConfig, directory: Path) -> dict[str, str]:
 
 
 def gateway_config(
-    spec_dir: Path, host: str, port: int, *, max_kernels: int | None = None
+    spec_dir: Path,
+    host: str,
+    port: int,
+    *,
+    max_kernels: int | None = None,
+    tls: tuple[str, str] | None = None,
 ) -> Any:
-    """The traitlets configuration of the Kernel Gateway (token from the environment)."""
+    """The traitlets configuration of the Kernel Gateway (token from the environment);
+    `tls`: (certificate file, key file) to serve https and wss."""
     from traitlets.config import Config
 
     c = Config()
     c.KernelGatewayApp.ip = host
     c.KernelGatewayApp.port = port
+    if tls is not None:
+        c.KernelGatewayApp.certfile, c.KernelGatewayApp.keyfile = tls
     c.KernelGatewayApp.port_retries = 0
     c.KernelGatewayApp.default_kernel_name = "companion-python"
     c.KernelGatewayApp.kernel_websocket_connection_class = _connection_class()
@@ -136,8 +144,16 @@ def run_gateway(
     config: EngineConfig | None = None,
     *,
     max_kernels: int | None = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
 ) -> int:
-    """Serve kernels until SIGTERM/SIGINT (blocking); returns the exit status."""
+    """Serve kernels until SIGTERM/SIGINT (blocking); returns the exit status.
+
+    With `certfile` (PEM certificate chain) and `keyfile` (its private key) it serves
+    https/wss; engines then use `https://` URLs (and `GatewayConfig.ca_certs` for a
+    private CA).
+    """
+    tls = _tls_files(certfile, keyfile)
     token = os.environ.get(TOKEN_ENV, "")
     if not token and not is_loopback(host):
         raise InvalidRequest(
@@ -158,9 +174,27 @@ def run_gateway(
         os.environ["JUPYTER_RUNTIME_DIR"] = str(root / "rt")
         os.environ["KG_AUTH_TOKEN"] = token
         app = KernelGatewayApp.instance(
-            config=gateway_config(root / "kernels", host, port, max_kernels=max_kernels)
+            config=gateway_config(root / "kernels", host, port, max_kernels=max_kernels, tls=tls)
         )
         app.initialize([])
-        log.info("serving %s on http://%s:%d", ", ".join(specs), host, port)
+        scheme = "https" if tls else "http"
+        log.info("serving %s on %s://%s:%d", ", ".join(specs), scheme, host, port)
         app.start()
     return 0
+
+
+def _tls_files(certfile: str | None, keyfile: str | None) -> tuple[str, str] | None:
+    if certfile is None and keyfile is None:
+        return None
+    if not certfile or not keyfile:
+        raise InvalidRequest("give both --certfile and --keyfile to serve TLS, or neither")
+    for what, path in (("certificate", certfile), ("key", keyfile)):
+        if not os.path.isfile(path):
+            raise InvalidRequest(f"the TLS {what} file {path!r} does not exist")
+    import ssl
+
+    try:  # a wrong file fails here with a reason, not as a server that cannot start
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError) as exc:
+        raise InvalidRequest(f"cannot use {certfile!r} with {keyfile!r} for TLS: {exc}") from exc
+    return os.path.abspath(certfile), os.path.abspath(keyfile)

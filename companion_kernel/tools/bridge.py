@@ -186,6 +186,16 @@ class ToolBridge:
             return
         link = _Link()
         if kernel.language == "python":
+            info = await kernel.control_request("kernel_info_request", {})
+            features = ((info or {}).get("content") or {}).get("supported_features") or []
+            if "kernel subshells" not in features:
+                # ipykernel < 7 (an Enterprise Gateway's, say): a blocked cell could never
+                # get its replies, so this kernel has no `tools`; it runs code as usual.
+                log.warning(
+                    "kernel %s has no subshells (ipykernel < 7): tools are not available in it",
+                    kernel.id,
+                )
+                return
             reply = await kernel.control_request("create_subshell_request", {})
             content = (reply or {}).get("content", {})
             if content.get("status") != "ok":

@@ -5,39 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from gateway._gateway_support import TOKEN, GatewayServer, free_port, kernel_gateway
+from gateway._gateway_support import GatewayServer, free_port, kernel_gateway, remote
 
-from companion_kernel import Engine, EngineConfig, GatewayConfig, KernelStartError, PoolConfig
+from companion_kernel import Engine, KernelStartError
 from companion_kernel.gateway import _wire
 from companion_kernel.gateway.handle import GatewayKernel
 
 # Generous bounds are hang guards for a loaded 2-core machine, never timing assertions.
 pytestmark = [pytest.mark.kernel, pytest.mark.timeout(240)]
-
-
-def remote(
-    urls: str | list[str],
-    languages: tuple[str, ...] = ("python",),
-    *,
-    min_idle: int = 1,
-    token: str = TOKEN,
-    **overrides: object,
-) -> EngineConfig:
-    pools = {
-        lang: PoolConfig(
-            min_idle=min_idle, max_kernels=4, start_timeout_s=90, acquire_timeout_s=150
-        )
-        for lang in languages
-    }
-    return EngineConfig(
-        languages=languages,
-        pools=pools,
-        policy="off",
-        timeout_s=90,
-        interrupt_grace_s=3,
-        gateway=GatewayConfig(url=urls, token=token),
-        **overrides,
-    )
 
 
 @pytest.fixture(params=["plain_gateway", "our_gateway"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from io import BytesIO
 
 import pytest
 from hypothesis import given
@@ -14,10 +15,12 @@ from jupyter_server.services.kernels.connection.base import (
     serialize_msg_to_ws_v1,
 )
 from pydantic import ValidationError
+from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
 
 from companion_kernel import EngineConfig, GatewayConfig
 from companion_kernel.gateway import _wire
-from companion_kernel.gateway.client import Gateways
+from companion_kernel.gateway.client import GatewayRequestError, Gateways, _server_message
+from companion_kernel.gateway.handle import _reason
 
 
 def _parts(msg_type: str = "stream", content: dict[str, object] | None = None) -> list[bytes]:
@@ -109,3 +112,38 @@ class TestConfig:
         gateways.mark_down(c, "refused")
         assert [g.url for g in gateways.order()] == ["http://b:1", "http://a:1", "http://c:1"]
         assert b.channels_url("k 1", "s").startswith("ws://b:1/api/kernels/k%201/channels?")
+
+
+class TestErrorMessages:
+    @staticmethod
+    def _error(code: int, body: bytes) -> HTTPClientError:
+        response = HTTPResponse(HTTPRequest("http://a:1/api/kernels"), code, buffer=BytesIO(body))
+        return HTTPClientError(code, response=response)
+
+    @pytest.mark.parametrize(
+        ("body", "said"),
+        [
+            # Enterprise Gateway: the explanation in `reason`, `message` empty.
+            (
+                b'{"reason": "User \'root\' is not authorized", "message": ""}',
+                "User 'root' is not authorized",
+            ),
+            # Jupyter Server / Kernel Gateway: `message` when there is one.
+            (
+                b'{"reason": "Not Found", "message": "Kernel does not exist: k"}',
+                "Kernel does not exist: k",
+            ),
+            (b"<html>oops</html>", None),
+            (b"[1]", None),
+            (b"", None),
+        ],
+    )
+    def test_what_the_gateway_said(self, body: bytes, said: str | None) -> None:
+        assert _server_message(self._error(403, body)) == said
+
+    def test_a_refusal_is_not_blamed_on_the_token_unless_it_is_401(self) -> None:
+        token = GatewayRequestError("u", 401, "POST u: HTTP 401", "Unauthorized")
+        assert "refused the token" in _reason(token, 1.0)
+        policy = GatewayRequestError("u", 403, "POST u: HTTP 403", "User 'root' is not authorized")
+        said = _reason(policy, 1.0)
+        assert "refused the token" not in said and "HTTP 403: User 'root' is not authorized" in said
