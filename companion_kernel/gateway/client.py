@@ -202,13 +202,17 @@ class Gateways:
         future.add_done_callback(then or _retrieve)
 
     async def aclose(self) -> None:
-        """Wait for abandoned requests to end (each within its own timeout), then close
-        the HTTP client."""
+        """Wait for abandoned requests to end (each within its own timeout, at most
+        `request_timeout_s` in all), abort unfinished websocket handshakes, then close the
+        HTTP client."""
         loop = asyncio.get_running_loop()
+        # A hung gateway's kernel start can have a longer timeout than this; past it the
+        # close goes on (what is left is closed by tornado's timeout or the GC).
+        until = loop.time() + self.config.request_timeout_s + 1.0
         while self._abandoned:
             for conn in list(self._connecting.values()):
                 _abort(conn)
-            left = max(self._abandoned.values()) + 1.0 - loop.time()
+            left = min(max(self._abandoned.values()) + 1.0, until) - loop.time()
             if left <= 0:
                 break
             # A connection still opening its socket is aborted once it has one.

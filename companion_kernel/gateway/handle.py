@@ -78,6 +78,7 @@ class GatewayKernel(KernelHandle):
         self._held: list[bytes | str] | None = None
         """Frames sent while the websocket is being reconnected (None: connected)."""
         self._reconnects = 0
+        self._tearing_down = False
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -211,21 +212,26 @@ class GatewayKernel(KernelHandle):
 
     async def _teardown(self) -> None:
         """Close the websocket, delete the remote kernel and give the gateway slot back."""
-        ws, self._ws = self._ws, None
+        self._tearing_down = True  # the reader must not reconnect from here on
         reader, self._reader = self._reader, None
-        if ws is not None:
+        ws, self._ws = self._ws, None
+        if ws is not None and self._held is None:  # connected (not reconnecting)
             protocol = ws.protocol
             with contextlib.suppress(Exception):
                 ws.close()
             if reader is not None:  # it ends when the server answers the close
                 with contextlib.suppress(BaseException):
                     await asyncio.wait_for(asyncio.shield(reader), _CLOSE_WAIT_S)
-            if protocol is not None and not protocol.stream.closed():
-                protocol.stream.close()  # no answer: do not leave the socket to the GC
+            _close_stream(protocol)  # no answer: do not leave the socket to the GC
         if reader is not None:
             reader.cancel()
             with contextlib.suppress(BaseException):
                 await reader
+        for left in (ws, self._ws):  # the old link; one a reconnect opened meanwhile
+            if left is not None:
+                _close_now(left)
+        self._ws = None
+        self._tearing_down = False
         gateway, kernel_id, self.kernel_id = self.gateway, self.kernel_id, None
         if gateway is not None and kernel_id is not None:
             try:
@@ -252,7 +258,7 @@ class GatewayKernel(KernelHandle):
         try:
             while True:
                 reason, final = await self._read(ws)
-                if final or self._closed:
+                if final or self._closed or self._tearing_down:
                     break
                 reconnected = await self._reconnect(reason)
                 if isinstance(reconnected, str):
@@ -314,9 +320,10 @@ class GatewayKernel(KernelHandle):
             return reason
         loop = asyncio.get_running_loop()
         deadline = loop.time() + window
-        old, self._held = self._ws, []
-        if old is not None:
-            old.close()
+        if self._held is None:  # else sends already failed on the dropped link: keep them
+            self._held = []
+        if self._ws is not None:
+            _close_now(self._ws)
         log.info("%s kernel %s: %s; reconnecting", self.language, self.id, reason)
         pause, last = 0.1, reason
         try:
@@ -328,13 +335,17 @@ class GatewayKernel(KernelHandle):
                     if (model or {}).get("execution_state") == "dead":
                         return "the gateway reports the kernel dead"
                     ws = await self._open_channels(gateway, max(deadline - loop.time(), 0.1))
-                except GatewayRequestError as exc:
-                    if exc.status == 404:
+                except (GatewayRequestError, HTTPClientError) as exc:
+                    status = exc.status if isinstance(exc, GatewayRequestError) else exc.code
+                    if status == 404:  # the kernel, or its channels (upgrade refused)
                         return "the gateway no longer has the kernel (culled or shut down)"
                     last = str(exc)
-                except (OSError, TimeoutError, HTTPClientError, WebSocketError) as exc:
+                except (OSError, TimeoutError, WebSocketError) as exc:
                     last = f"{type(exc).__name__}: {exc}"
                 else:
+                    if self._closed or self._tearing_down:
+                        _close_now(ws)
+                        return "the kernel was shut down"
                     self._ws = ws
                     self._reconnects += 1
                     held, self._held = self._held, None
@@ -427,9 +438,18 @@ class GatewayKernel(KernelHandle):
         else:
             frame = _wire.encode_legacy(channel, msg)
         if self._held is not None:  # reconnecting
-            self._held.append(frame)
+            self._hold(frame)
             return
         self._write(ws, frame)
+
+    def _hold(self, frame: bytes | str) -> None:
+        """Keep a frame for the reconnected link (bounded like the send backlog)."""
+        assert self._held is not None
+        if self._pending_bytes + sum(map(len, self._held)) + len(frame) > _BACKLOG_BYTES:
+            self._stalled = "the link to the gateway was down with too much to send"
+            log.warning("kernel %s: %s", self.id, self._stalled)
+            return
+        self._held.append(frame)
 
     def _write(self, ws: WebSocketClientConnection, frame: bytes | str) -> None:
         size = len(frame)
@@ -440,7 +460,12 @@ class GatewayKernel(KernelHandle):
         try:
             future = ws.write_message(frame, binary=isinstance(frame, bytes))
         except WebSocketClosedError:
-            return  # the reader sees the close and reconnects or reports the kernel lost
+            # Dropped before the reader noticed: kept for the reconnect it is about to make.
+            if self._lost is None and not self._tearing_down:
+                if self._held is None:
+                    self._held = []
+                self._hold(frame)
+            return
         self._pending_bytes += size
 
         def written(done: Any) -> None:
@@ -483,6 +508,20 @@ class GatewayKernel(KernelHandle):
             await self._gateways.request(
                 gateway.kernel_url(kernel_id, "/interrupt"), "POST", timeout=_SHUTDOWN_TIMEOUT_S
             )
+
+
+def _close_stream(protocol: Any) -> None:
+    stream = getattr(protocol, "stream", None)
+    if stream is not None and not stream.closed():
+        stream.close()
+
+
+def _close_now(ws: WebSocketClientConnection) -> None:
+    """Close a websocket and its socket at once (no waiting for the server's answer)."""
+    protocol = ws.protocol
+    with contextlib.suppress(Exception):
+        ws.close()
+    _close_stream(protocol)
 
 
 def _nothing() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 
+import psutil
 import pytest
 from gateway._gateway_support import TOKEN, GatewayServer, remote
 
@@ -61,6 +63,17 @@ class TcpProxy:
         finally:
             self._writers.discard(writer)
             writer.close()
+
+    async def pause(self) -> None:
+        """Stop listening and drop every connection: reconnects are refused."""
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+        self.cut()
+
+    async def resume(self) -> None:
+        """Listen again on the same port."""
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
 
     def cut(self) -> int:
         """Drop every open connection (abortively, like a broken link); how many."""
@@ -150,3 +163,40 @@ async def test_reconnect_off_reports_the_kernel_dead_at_once(proxy: TcpProxy) ->
             proxy.cut()
             died = await asyncio.wait_for(running, 60)
             assert died.status == "died" and died.state_lost, died
+
+
+def links_to(port: int) -> list[object]:
+    """This process's open TCP connections to 127.0.0.1:port."""
+    me = psutil.Process(os.getpid())
+    listing = getattr(me, "net_connections", None) or me.connections
+    return [c for c in listing(kind="tcp") if c.raddr and c.raddr[1] == port]
+
+
+async def test_closing_while_reconnecting_leaves_no_socket(
+    proxy: TcpProxy, plain_gateway: GatewayServer
+) -> None:
+    """The engine closes while a kernel is reconnecting, and the gateway comes back at that
+    moment: the reconnect must not open a websocket nobody closes."""
+    engine = Engine(through(proxy, reconnect_s=60))
+    await engine.start()
+    try:
+        async with engine.session("python") as session:
+            await session.execute("v = 1")
+            kernel = session._kernel
+            await proxy.pause()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while kernel._held is None and loop.time() < deadline:  # reconnecting
+                await asyncio.sleep(0.05)
+            assert kernel._held is not None
+            closing = asyncio.ensure_future(engine.aclose())
+            await proxy.resume()
+            await asyncio.wait_for(closing, 120)
+    finally:
+        await engine.aclose()
+    assert links_to(proxy.port) == []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while plain_gateway.kernels() and loop.time() < deadline:
+        await asyncio.sleep(0.2)
+    assert plain_gateway.kernels() == []
